@@ -1,0 +1,76 @@
+/* config: the operator's YAML file → struct config.
+ *
+ * Shaped like Zero to JupyterHub values. Every key is a row in one table
+ * {name, type, min, max, default, validate}; unknown keys, wrong types and
+ * out-of-range values are errors naming file:line:column and the key. All
+ * errors are collected before returning. Every setting not in the file takes
+ * its secure default. The minimal valid file sets hub.bind_url, hub.state_dir
+ * and audit.file (each of which also has a default, so {} is valid too). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+	char *source;                 /* file name as given, for messages */
+
+	struct {
+		char *bind_url;       /* hub.bind_url, default "http://127.0.0.1:8000/" */
+		char *bind_host;      /* derived: "127.0.0.1" / "::1" / "0.0.0.0" (IP literal only) */
+		uint16_t bind_port;   /* derived */
+		char *state_dir;      /* hub.state_dir, default "/var/lib/nbwarden"; absolute, no "..", no trailing junk */
+		uint32_t uid;         /* hub.uid: unprivileged uid of the hub process, default 60999, 1..4294967294, not 0 */
+		uint32_t gid;         /* hub.gid: default 60999, not 0 */
+		bool cookie_secure;   /* hub.cookie_secure: default false; forced true by an https:// bind_url */
+		uint32_t cookie_max_age; /* hub.cookie_max_age_seconds: session lifetime, default 43200, 60..2592000 */
+		uint32_t max_body;       /* hub.max_body_bytes: bound on /hub request bodies, default 65536, 1024..16777216 */
+		uint32_t max_header;     /* hub.max_header_bytes: bound on request head, default 16384, 1024..1048576 */
+		uint32_t max_connections; /* hub.max_connections: default 4096, 16..1000000 */
+	} hub;
+
+	struct {
+		char **cmd;           /* singleuser.cmd: list of strings, default [/usr/bin/python3, -m, jupyter_server] */
+		size_t n_cmd;
+		uint32_t uid;         /* singleuser.uid: uid inside the sandbox, default 1000, 1..65534 */
+		uint32_t gid;         /* singleuser.fsGid: gid inside, default 100, 1..65534 */
+		char *runtime;        /* singleuser.runtime: OCI runtime binary, default "runc" (PATH lookup) or absolute path */
+		double cpu_limit;     /* singleuser.cpu.limit: cores, default 1.0, 0.01..1024 */
+		uint64_t memory_limit; /* singleuser.memory.limit: "1G" style, default 1G, 64M..1T */
+		uint64_t pids_limit;  /* singleuser.pids.limit: default 512, 16..1000000 */
+		uint64_t storage_capacity; /* singleuser.storage.capacity: default 10G, 16M..16T (quota: later issue) */
+		uint32_t start_timeout; /* singleuser.startTimeout seconds, default 60, 1..3600 */
+		uint32_t host_uid_base; /* singleuser.hostUidBase: first host uid of the per-user ranges, default 1000000, >= 65536;
+		                         * each user gets 65536 host uids, range i = [base + i*65536, base + (i+1)*65536) */
+		uint32_t max_servers;   /* singleuser.maxServers: bound on concurrent servers, default 256, 1..10000 */
+	} singleuser;
+
+	struct {
+		char *file;             /* audit.file, default "/var/log/nbwarden/audit.jsonl"; absolute */
+		uint32_t code_max_bytes; /* audit.code_max_bytes: code recorded per execute, default 8192, 0..32768 */
+		uint32_t fsync_interval_ms; /* audit.fsync_interval_ms: batch window, default 100, 0..10000 (0 = every record) */
+	} audit;
+
+	bool debug;                   /* debug.enabled, default false */
+};
+
+/* Collected diagnostics: each entry is one line, e.g.
+ * "/etc/nbwarden.yaml:3:14: hub.uid: expected an integer in 1..4294967294, got \"abc\"". */
+struct config_diag {
+	char **msgs;
+	size_t n;
+};
+void config_diag_done(struct config_diag *d);
+
+/* Parse and validate. On success (0) *ret is a fully populated config.
+ * On failure returns -EINVAL (or -errno for I/O) with every problem in diag;
+ * *ret untouched. display_name is used in messages (the path as given). */
+int config_load_file(const char *path, struct config **ret, struct config_diag *diag);
+int config_load_fd(int fd, const char *display_name, struct config **ret, struct config_diag *diag);
+int config_load_string(const char *text, size_t len, const char *display_name, struct config **ret,
+		       struct config_diag *diag);
+void config_free(struct config *c);
+
+/* "1G", "512M", "1.5G", "1024" (bytes) → bytes. K/M/G/T (and Ki/Mi/Gi/Ti) are
+ * powers of 1024 as in Z2JH/KubeSpawner. Returns -EINVAL / -ERANGE. */
+int config_parse_size(const char *s, uint64_t *ret);

@@ -1,0 +1,112 @@
+/* http: the hub's HTTP/1.1 server on libuv + llhttp (Debian's node-llhttp).
+ *
+ * Contract:
+ * - Bounded: request head <= limits.max_header bytes (431), buffered bodies <=
+ *   limits.max_body (413), <= limits.max_connections (further accepts closed),
+ *   idle/slowloris timeouts on the head.
+ * - For every request, ops->route() runs when the head is complete. It either
+ *   responds at once, asks for the body to be buffered (then ops->handle()), or
+ *   hands the request to the proxy with a filled struct proxy_target.
+ * - A request stays valid until its response is finished or ops->on_abort()
+ *   has been called for it (client went away); handlers may respond later
+ *   (asynchronously), e.g. server-sent events.
+ * - All header values written are checked for CR/LF; responses carry
+ *   X-Content-Type-Options: nosniff, Referrer-Policy and, for hub pages, CSP
+ *   and X-Frame-Options: DENY (http_respond adds them unless told otherwise). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct http_server;
+struct http_conn;
+struct proxy_target; /* proxy/proxy.h */
+struct exectap_exec; /* proxy/exectap.h */
+
+struct http_header {
+	char *name;  /* NUL-terminated, as received */
+	char *value; /* NUL-terminated, surrounding whitespace trimmed */
+};
+
+struct http_req {
+	struct http_conn *conn;
+	const char *method;      /* "GET", "POST", ... */
+	char *target;            /* raw request-target as received */
+	char *path;              /* target up to '?', not percent-decoded */
+	char *query;             /* after '?', "" if none */
+	struct http_header *headers;
+	size_t n_headers;
+	uint8_t *body;           /* buffered body (HTTP_ROUTE_BUFFER only), NUL-terminated */
+	size_t body_len;
+	char client_ip[64];
+	bool upgrade;            /* Connection: upgrade + Upgrade: websocket */
+	void *app;               /* free for the application (cleared per request) */
+};
+
+enum http_route {
+	HTTP_ROUTE_DONE = 0,     /* route() responded (or will respond asynchronously without a body) */
+	HTTP_ROUTE_BUFFER,       /* buffer the body, then call handle() */
+	HTTP_ROUTE_PROXY,        /* stream to the user's server described by *target */
+};
+
+struct http_ops {
+	enum http_route (*route)(struct http_req *req, struct proxy_target *target, void *ud);
+	void (*handle)(struct http_req *req, void *ud);
+	void (*on_abort)(struct http_req *req, void *ud);                 /* may be NULL */
+	/* proxy hooks (may be NULL) */
+	void (*on_activity)(const char *server_user, void *ud);          /* a request or frame for that server */
+	void (*on_execute)(const struct proxy_target *t, const char *client_ip,
+			   const struct exectap_exec *exec, void *ud); /* decoded execute_request */
+	void (*on_upstream_error)(const struct proxy_target *t, int err, void *ud); /* e.g. server gone: 503 sent */
+};
+struct http_limits {
+	uint32_t max_header;       /* default 16384 */
+	uint32_t max_body;         /* default 65536 */
+	uint32_t max_connections;  /* default 4096 */
+	uint32_t header_timeout_ms; /* default 30000 */
+	uint32_t keepalive_timeout_ms; /* default 60000 */
+	bool secure;               /* https in front: cookies Secure, etc. */
+};
+
+/* listen_fd: an already bound+listening TCP socket (passed by the monitor). */
+int http_server_new(uv_loop_t *loop, int listen_fd, const struct http_limits *limits, const struct http_ops *ops,
+		    void *ud, struct http_server **ret);
+/* Stop accepting, close every connection; cb when all handles are closed. */
+void http_server_free(struct http_server *srv);
+
+/* ---- request accessors ---- */
+/* Case-insensitive; first occurrence; NULL if absent. */
+const char *http_req_header(const struct http_req *req, const char *name);
+/* Cookie value by name from the Cookie header(s); -ENOENT, -ENAMETOOLONG. */
+int http_req_cookie(const struct http_req *req, const char *name, char *out, size_t size);
+/* Query parameter (percent-decoded). -ENOENT if absent. */
+int http_req_query(const struct http_req *req, const char *name, char *out, size_t size);
+/* application/x-www-form-urlencoded body field (percent-decoded, '+' = space). */
+int http_req_form(const struct http_req *req, const char *name, char *out, size_t size);
+
+/* ---- responses (exactly one per request) ---- */
+/* Extra header for the coming response; -EINVAL on CR/LF/NUL or bad name. Max 32 per response. */
+int http_add_header(struct http_req *req, const char *name, const char *value);
+void http_respond(struct http_req *req, int status, const char *content_type, const void *body, size_t len);
+void http_respond_json(struct http_req *req, int status, json_t *obj /* stolen */);
+/* {"status": N, "message": msg} as JupyterHub does. */
+void http_respond_error_json(struct http_req *req, int status, const char *message);
+void http_redirect(struct http_req *req, const char *location); /* 302 */
+
+/* Streaming (server-sent events): head without Content-Length, then writes,
+ * then end. The connection closes after the stream. */
+int http_stream_start(struct http_req *req, int status, const char *content_type);
+int http_stream_write(struct http_req *req, const void *data, size_t len);
+void http_stream_end(struct http_req *req);
+
+/* ---- pure helpers (unit tested, fuzzed) ---- */
+/* Percent-decode (plus_as_space for forms); rejects bad escapes and NUL; -EINVAL/-ENAMETOOLONG. */
+int http_urldecode(const char *in, size_t in_len, bool plus_as_space, char *out, size_t out_size);
+/* Find key in "a=1&b=2" (raw), decode value into out. */
+int http_param_get(const char *params, size_t len, const char *key, bool plus_as_space, char *out, size_t size);
+/* HTML-escape into out (& < > " ' → entities); -ENAMETOOLONG if it does not fit. */
+int http_html_escape(const char *in, char *out, size_t size);
+const char *http_status_text(int status);

@@ -1,0 +1,38 @@
+/* exectap: passive decoder of the client→server byte stream of a Jupyter
+ * kernel WebSocket (/user/NAME/api/kernels/KERNEL_ID/channels). It parses
+ * RFC 6455 frames (client frames are masked), reassembles messages up to a
+ * bound, and for every shell-channel execute_request reports msg_id, code,
+ * its length and SHA-256. Both wire formats: the legacy JSON text messages
+ * ({"channel": "shell", "header": {"msg_type": "execute_request", "msg_id": ...},
+ * "content": {"code": ...}}) and the binary v1.kernel.websocket.jupyter.org
+ * format (offsets table, then channel, header, parent_header, metadata, content).
+ * It never modifies the stream; on a protocol violation it stops decoding
+ * (returns -EBADMSG) and the proxy keeps forwarding. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct exectap;
+
+struct exectap_exec {
+	const char *kernel_id;
+	const char *msg_id;       /* "" if absent */
+	const char *code;         /* the full code (NUL-terminated), NULL if not decodable */
+	size_t code_len;
+	char sha256_hex[65];      /* of the code bytes; "" if not decodable */
+	bool oversized;           /* message exceeded max_message: code unknown, only its existence recorded */
+};
+
+typedef void (*exectap_cb)(const struct exectap_exec *exec, void *ud);
+
+/* max_message bounds reassembly (e.g. 8 MiB). */
+int exectap_new(const char *kernel_id, size_t max_message, exectap_cb cb, void *ud, struct exectap **ret);
+/* Feed raw client→server bytes (any split). 0, or -EBADMSG once decoding stopped. */
+int exectap_feed(struct exectap *t, const void *data, size_t len);
+void exectap_free(struct exectap *t);
+
+/* True for ".../api/kernels/<id>/channels" (id: [0-9a-f-]{1,63}) under base
+ * "/user/NAME/"; copies the id. */
+bool exectap_match_path(const char *path, char *kernel_id, size_t size);
