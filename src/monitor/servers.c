@@ -1,1 +1,403 @@
-/* placeholder: implemented in a later slice */
+/* The per-user server lifecycle, driven by hub requests, child exits and a
+ * 10 ms readiness tick. */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "common/common.h"
+#include "monitor/internal.h"
+
+#define PROBE_INTERVAL_MS 10
+
+static struct server *server_find(struct monitor *m, const char *user)
+{
+	for (size_t i = 0; i < m->n_servers; i++)
+		if (!strcmp(m->servers[i]->user, user))
+			return m->servers[i];
+	return NULL;
+}
+
+static void server_remove(struct monitor *m, struct server *s)
+{
+	for (size_t i = 0; i < m->n_servers; i++)
+		if (m->servers[i] == s) {
+			m->servers[i] = m->servers[--m->n_servers];
+			break;
+		}
+	explicit_bzero(s->token, sizeof(s->token));
+	free(s);
+}
+
+size_t servers_count(const struct monitor *m) { return m->n_servers; }
+
+static void fill_server_msg(const struct server *s, struct ipc_server *out)
+{
+	memset(out, 0, sizeof(*out));
+	nbw_strlcpy(out->user, s->user, sizeof(out->user));
+	out->state = s->state == SRV_READY ? IPC_STATE_READY : IPC_STATE_PENDING;
+	out->percent = s->percent;
+	out->started = s->started;
+	nbw_strlcpy(out->token, s->token, sizeof(out->token));
+	if (nbw_strlcpy(out->socket_path, s->paths.socket, sizeof(out->socket_path)) < 0)
+		out->socket_path[0] = 0;
+}
+
+static void progress(struct monitor *m, struct server *s, uint32_t percent, const char *message)
+{
+	struct ipc_progress p = { 0 };
+
+	s->percent = percent;
+	nbw_strlcpy(s->message, message, sizeof(s->message));
+	nbw_strlcpy(p.user, s->user, sizeof(p.user));
+	p.percent = percent;
+	nbw_strlcpy(p.message, message, sizeof(p.message));
+	monitor_send(m, IPC_PROGRESS, &p, sizeof(p));
+}
+
+/* Run the OCI runtime with stdio to the server's log. Never blocks on it. */
+static int run_runtime(struct server *s, char **argv, pid_t *ret_pid)
+{
+	_cleanup_close_ int logfd = -1, nullfd = -1;
+	pid_t pid;
+
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	logfd = open(s->paths.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (nullfd < 0 || logfd < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		sigset_t none;
+		char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		/* Own process group: a Ctrl-C on the terminal must reach the monitor
+		 * only, which then stops servers in order. */
+		setpgid(0, 0);
+		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+			_exit(127);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+static void start_delete(struct monitor *m, struct server *s);
+static void finish_delete(struct monitor *m, struct server *s);
+
+static void fail(struct monitor *m, struct server *s, const char *message)
+{
+	s->failed = true;
+	nbw_strlcpy(s->fail_message, message, sizeof(s->fail_message));
+	log_warn("Spawn of the server for '%s' failed: %s", s->user, message);
+	monitor_audit(m, "server.spawn.failure", s->user, NULL, json_pack("{s:s}", "reason", message));
+	start_delete(m, s);
+}
+
+/* Deleting: kill + remove the container; the rest when the child exits. */
+static void start_delete(struct monitor *m, struct server *s)
+{
+	_cleanup_free_ char **argv = NULL;
+	int r;
+
+	s->state = SRV_DELETING;
+	s->runtime_pid = 0;
+	if (!s->runtime[0]) {
+		finish_delete(m, s); /* nothing was started */
+		return;
+	}
+	r = sandbox_argv_delete(s->runtime, s->paths.container_id, &argv);
+	if (r >= 0)
+		r = run_runtime(s, argv, &s->runtime_pid);
+	if (r < 0) {
+		log_error_errno(r, "Cannot run '%s delete' for '%s'", s->runtime, s->user);
+		s->runtime_pid = 0;
+		finish_delete(m, s);
+	}
+}
+
+/* After delete: remove files, tell the hub, audit, forget the server. */
+static void finish_delete(struct monitor *m, struct server *s)
+{
+	int r = sandbox_cleanup(&s->paths);
+	if (r < 0)
+		log_warn_errno(r, "Cleaning up the sandbox of '%s'", s->user);
+	if (s->failed) {
+		struct ipc_failed f = { 0 };
+		nbw_strlcpy(f.user, s->user, sizeof(f.user));
+		nbw_strlcpy(f.message, s->fail_message, sizeof(f.message));
+		monitor_send(m, IPC_FAILED, &f, sizeof(f));
+	} else {
+		struct ipc_stopped st = { 0 };
+		monitor_audit(m, "server.stop", s->user, s->stop_ip[0] ? s->stop_ip : NULL,
+			      json_pack("{s:s,s:s?}", "reason", s->stop_reason[0] ? s->stop_reason : "requested",
+					"actor", s->stop_actor[0] ? s->stop_actor : NULL));
+		nbw_strlcpy(st.user, s->user, sizeof(st.user));
+		nbw_strlcpy(st.reason, s->stop_reason, sizeof(st.reason));
+		monitor_send(m, IPC_STOPPED, &st, sizeof(st));
+	}
+	server_remove(m, s);
+}
+
+int servers_spawn(struct monitor *m, const struct ipc_spawn *req)
+{
+	struct sandbox_error err = { 0 };
+	_cleanup_free_ char **argv = NULL;
+	struct server *s;
+	int r;
+
+	s = server_find(m, req->user);
+	if (s) {
+		struct ipc_server info;
+		if (s->state == SRV_READY) {
+			fill_server_msg(s, &info);
+			monitor_send(m, IPC_READY, &info, sizeof(info));
+		} else if (s->state != SRV_DELETING) {
+			progress(m, s, s->percent, s->message);
+		}
+		/* A spawn while deleting: the hub retries after IPC_STOPPED. */
+		return 0;
+	}
+
+	monitor_audit(m, "server.spawn.request", req->user, req->ip[0] ? req->ip : NULL,
+		      json_pack("{s:s}", "actor", req->actor));
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	nbw_strlcpy(s->user, req->user, sizeof(s->user));
+	s->state = SRV_STARTING;
+	s->started = nbw_time_now();
+	s->started_ms = nbw_time_mono_ms();
+	if (m->n_servers >= m->cfg->singleuser.max_servers || m->n_servers >= ARRAY_SIZE(m->servers)) {
+		struct ipc_failed f = { 0 };
+		const char *msg = "too many servers running (singleuser.maxServers)";
+		monitor_audit(m, "server.spawn.failure", s->user, NULL, json_pack("{s:s}", "reason", msg));
+		nbw_strlcpy(f.user, s->user, sizeof(f.user));
+		nbw_strlcpy(f.message, msg, sizeof(f.message));
+		monitor_send(m, IPC_FAILED, &f, sizeof(f));
+		free(s);
+		return 0;
+	}
+	m->servers[m->n_servers++] = s;
+	progress(m, s, 5, "Spawn requested");
+
+	r = sandbox_paths_get(m->cfg, s->user, &s->paths);
+	if (r < 0) {
+		fail(m, s, "invalid server paths");
+		return 0;
+	}
+	r = sandbox_runtime_resolve(m->cfg, s->runtime, sizeof(s->runtime), &err);
+	if (r < 0) {
+		s->runtime[0] = 0;
+		fail(m, s, err.message[0] ? err.message : "OCI runtime not found (singleuser.runtime)");
+		return 0;
+	}
+	r = sandbox_slot_get(m->cfg, s->user, &s->slot);
+	if (r < 0) {
+		s->runtime[0] = 0;
+		fail(m, s, r == -ENOSPC ? "no free host uid range (singleuser.maxServers/hostUidBase)"
+					: "cannot allocate a host uid range");
+		return 0;
+	}
+	r = nbw_random_token(s->token, sizeof(s->token), 32);
+	if (r < 0) {
+		s->runtime[0] = 0;
+		fail(m, s, "cannot generate the server token");
+		return 0;
+	}
+	progress(m, s, 20, "Preparing home directory and sandbox");
+	r = sandbox_prepare(m->cfg, s->user, s->slot, s->token, &s->paths, &err);
+	if (r < 0) {
+		char msg[512];
+		nbw_snprintf(msg, sizeof(msg), "preparing the sandbox failed: %s",
+			     err.message[0] ? err.message : strerror(-r));
+		s->runtime[0] = 0; /* nothing was started: no delete needed */
+		fail(m, s, msg);
+		return 0;
+	}
+	progress(m, s, 40, "Starting the sandbox");
+	r = sandbox_argv_run(s->runtime, &s->paths, &argv);
+	if (r >= 0)
+		r = run_runtime(s, argv, &s->runtime_pid);
+	if (r < 0) {
+		char msg[512];
+		nbw_snprintf(msg, sizeof(msg), "cannot run the OCI runtime %s: %s", s->runtime, strerror(-r));
+		fail(m, s, msg);
+		return 0;
+	}
+	s->deadline_ms = s->started_ms + (uint64_t)m->cfg->singleuser.start_timeout * 1000u;
+	return 0;
+}
+
+int servers_stop(struct monitor *m, const char *user, const char *actor, const char *ip, const char *reason)
+{
+	struct server *s = server_find(m, user);
+
+	if (!s) {
+		struct ipc_stopped st = { 0 };
+		nbw_strlcpy(st.user, user, sizeof(st.user));
+		nbw_strlcpy(st.reason, "not running", sizeof(st.reason));
+		monitor_send(m, IPC_STOPPED, &st, sizeof(st));
+		return 0;
+	}
+	if (!s->stop_actor[0] && actor)
+		nbw_strlcpy(s->stop_actor, actor, sizeof(s->stop_actor));
+	if (!s->stop_ip[0] && ip)
+		nbw_strlcpy(s->stop_ip, ip, sizeof(s->stop_ip));
+	if (!s->stop_reason[0] && reason)
+		nbw_strlcpy(s->stop_reason, reason, sizeof(s->stop_reason));
+	switch (s->state) {
+	case SRV_STARTING:
+		s->stop_requested = true; /* acted on when `run` returns */
+		break;
+	case SRV_WAITING:
+	case SRV_READY:
+		start_delete(m, s);
+		break;
+	case SRV_DELETING:
+		break;
+	}
+	return 0;
+}
+
+void servers_stop_all(struct monitor *m, const char *reason)
+{
+	/* Copy: stopping may remove entries. */
+	char users[ARRAY_SIZE(m->servers)][NBW_USERNAME_MAX + 1];
+	size_t n = m->n_servers;
+
+	for (size_t i = 0; i < n; i++)
+		nbw_strlcpy(users[i], m->servers[i]->user, sizeof(users[i]));
+	for (size_t i = 0; i < n; i++)
+		servers_stop(m, users[i], NULL, NULL, reason);
+}
+
+static void describe_exit(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		nbw_snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		nbw_snprintf(buf, size, "killed by signal %d", WTERMSIG(status));
+	else
+		nbw_snprintf(buf, size, "status %d", status);
+}
+
+bool servers_child_exited(struct monitor *m, pid_t pid, int status)
+{
+	if (pid <= 0)
+		return false;
+	for (size_t i = 0; i < m->n_servers; i++) {
+		struct server *s = m->servers[i];
+		char how[64], tail[300], msg[512];
+
+		if (s->state == SRV_DELETING && s->runtime_pid == pid) {
+			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+				log_warn("'%s delete' for '%s' did not succeed", s->runtime, s->user);
+			finish_delete(m, s);
+			return true;
+		}
+		if (s->init_pid == pid) {
+			s->init_pid = 0;
+			describe_exit(status, how, sizeof(how));
+			if (s->state == SRV_WAITING) {
+				sandbox_log_tail(&s->paths, tail, sizeof(tail));
+				nbw_snprintf(msg, sizeof(msg), "the Jupyter server exited (%s) before it was ready%s%s", how,
+					     tail[0] ? ": " : "", tail);
+				fail(m, s, msg);
+			} else if (s->state == SRV_READY) {
+				nbw_snprintf(s->stop_reason, sizeof(s->stop_reason), "server exited (%s)", how);
+				start_delete(m, s);
+			}
+			return true;
+		}
+		if (s->state == SRV_STARTING && s->runtime_pid == pid) {
+			s->runtime_pid = 0;
+			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+				describe_exit(status, how, sizeof(how));
+				sandbox_log_tail(&s->paths, tail, sizeof(tail));
+				nbw_snprintf(msg, sizeof(msg), "the OCI runtime failed (%s)%s%s", how, tail[0] ? ": " : "",
+					     tail);
+				fail(m, s, msg);
+				return true;
+			}
+			if (sandbox_read_pid(&s->paths, &s->init_pid) < 0) {
+				fail(m, s, "the OCI runtime did not report the container's pid");
+				return true;
+			}
+			if (s->stop_requested) {
+				start_delete(m, s);
+				return true;
+			}
+			s->state = SRV_WAITING;
+			progress(m, s, 60, "Waiting for the Jupyter server to accept connections");
+			servers_tick(m);
+			return true;
+		}
+	}
+	return false;
+}
+
+void servers_tick(struct monitor *m)
+{
+	uint64_t now = nbw_time_mono_ms();
+
+	for (size_t i = 0; i < m->n_servers; i++) {
+		struct server *s = m->servers[i];
+		int r;
+
+		if (s->state != SRV_WAITING && s->state != SRV_STARTING)
+			continue;
+		if (now > s->deadline_ms) {
+			char msg[128];
+			nbw_snprintf(msg, sizeof(msg), "the server did not become ready within %u s (singleuser.startTimeout)",
+				     m->cfg->singleuser.start_timeout);
+			if (s->state == SRV_STARTING && s->runtime_pid > 0)
+				kill(s->runtime_pid, SIGKILL);
+			fail(m, s, msg);
+			return; /* the table may have changed */
+		}
+		if (s->state != SRV_WAITING)
+			continue;
+		r = sandbox_probe_ready(&s->paths);
+		if (r > 0) {
+			struct ipc_server info;
+			uint64_t ms = nbw_time_mono_ms() - s->started_ms;
+			s->state = SRV_READY;
+			s->percent = 100;
+			nbw_strlcpy(s->message, "Server ready", sizeof(s->message));
+			log_info("Server for '%s' ready after %llu ms", s->user, (unsigned long long)ms);
+			char url[64];
+			nbw_snprintf(url, sizeof(url), "/user/%s/", s->user);
+			monitor_audit(m, "server.ready", s->user, NULL,
+				      json_pack("{s:I,s:s}", "startup_ms", (json_int_t)ms, "url", url));
+			fill_server_msg(s, &info);
+			monitor_send(m, IPC_READY, &info, sizeof(info));
+		}
+	}
+}
+
+int servers_next_tick_ms(const struct monitor *m)
+{
+	for (size_t i = 0; i < m->n_servers; i++)
+		if (m->servers[i]->state == SRV_WAITING || m->servers[i]->state == SRV_STARTING)
+			return PROBE_INTERVAL_MS;
+	return -1;
+}
+
+void servers_report_all(struct monitor *m)
+{
+	for (size_t i = 0; i < m->n_servers; i++) {
+		struct server *s = m->servers[i];
+		struct ipc_server info;
+		if (s->state == SRV_DELETING)
+			continue;
+		fill_server_msg(s, &info);
+		monitor_send(m, IPC_SERVER_INFO, &info, sizeof(info));
+	}
+	monitor_send(m, IPC_LIST_END, NULL, 0);
+}
