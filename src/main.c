@@ -21,10 +21,15 @@ static void usage(FILE *f)
 		   "  nbwarden version\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "nbwarden: ");
-	fprintf(stderr, fmt, arg ? arg : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\n");
 	usage(stderr);
 	return 2;
@@ -249,7 +254,7 @@ int main(int argc, char **argv)
 		const char *name = NULL, *expires = NULL;
 		bool admin = false;
 		if (argc < 3 || strcmp(argv[2], is_user ? "add" : "issue"))
-			return usage_error(is_user ? "user: expected 'add'%s" : "token: expected 'issue'%s", "");
+			return usage_error("%s", is_user ? "user: expected 'add'" : "token: expected 'issue'");
 		for (int i = 3; i < argc; i++) {
 			if (!strcmp(argv[i], "--config") && i + 1 < argc)
 				config = argv[++i];
