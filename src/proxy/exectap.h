@@ -23,15 +23,30 @@ struct exectap_exec {
 	size_t code_len;
 	char sha256_hex[65];      /* of the code bytes; "" if not decodable */
 	bool oversized;           /* message exceeded max_message: code unknown, only its existence recorded */
+	bool undecodable;         /* looked like an execute_request (the bytes "execute_request" or a
+	                           * JSON \u escape) but its JSON did not parse here (NaN, huge
+	                           * numbers, invalid UTF-8 that Python tolerates): code unknown */
 };
 
 typedef void (*exectap_cb)(const struct exectap_exec *exec, void *ud);
 
 /* max_message bounds reassembly (e.g. 8 MiB). */
 int exectap_new(const char *kernel_id, size_t max_message, exectap_cb cb, void *ud, struct exectap **ret);
-/* Feed raw client→server bytes (any split). 0, or -EBADMSG once decoding stopped. */
+/* Feed raw client→server bytes (any split). 0, or -EBADMSG once decoding stopped
+ * (a framing violation: unmasked frame, RSV bit, bad opcode, ...). The Jupyter
+ * server (tornado) accepts some of these (unmasked frames), so on -EBADMSG the
+ * proxy must close the WebSocket: forwarding on would let later
+ * execute_requests pass unrecorded. The callback runs inside exectap_feed and
+ * must not free the tap. -ENOMEM is never returned: a message that cannot be
+ * buffered is reported as oversized. */
 int exectap_feed(struct exectap *t, const void *data, size_t len);
 void exectap_free(struct exectap *t);
+/* The subprotocol the server accepted (Sec-WebSocket-Protocol of its 101
+ * response; NULL if none). It decides how binary messages are read: the v1
+ * offsets table for "v1.kernel.websocket.jupyter.org", else the legacy binary
+ * framing (JSON + buffers). Until this is called both are tried. Text messages
+ * are always read as JSON. */
+void exectap_set_subprotocol(struct exectap *t, const char *subprotocol);
 
 /* True for ".../api/kernels/<id>/channels" (id: [0-9a-f-]{1,63}) under base
  * "/user/NAME/"; copies the id. */
