@@ -110,3 +110,23 @@ int http_param_get(const char *params, size_t len, const char *key, bool plus_as
 /* HTML-escape into out (& < > " ' → entities); -ENAMETOOLONG if it does not fit. */
 int http_html_escape(const char *in, char *out, size_t size);
 const char *http_status_text(int status);
+
+/* ---- more pure helpers (added by the http module; unit tested, fuzzed) ---- */
+/* Cookie value by name from one Cookie header value ("a=1; b=2"); surrounding
+ * double quotes removed. Length, -ENOENT, -ENAMETOOLONG. */
+int http_cookie_get(const char *cookie_header, const char *name, char *out, size_t size);
+/* Copy a Cookie header value without the cookies for which drop(name, len) is
+ * true, re-joined with "; ". out needs at most 2 * in_len + 1 bytes. Returns the
+ * output length (0: nothing left), -ENAMETOOLONG. */
+int http_cookie_filter(const char *in, size_t in_len, bool (*drop)(const char *name, size_t len), char *out,
+		       size_t size);
+/* RFC 9110 token (header field name): non-empty, tchar only. */
+bool http_header_name_valid(const char *name);
+/* Header field value that can be written as is: no CR, LF, NUL or other
+ * control byte except HTAB. */
+bool http_header_value_valid(const char *value);
+/* Does the comma-separated list (e.g. a Connection header value) contain token
+ * (case-insensitive, surrounding whitespace ignored)? */
+bool http_token_list_has(const char *list, size_t len, const char *token);
+/* IMF-fixdate of unix seconds ("Sun, 06 Nov 1994 08:49:37 GMT"); buf >= 30. */
+int http_date_format(int64_t unix_secs, char *buf, size_t size);
