@@ -1,0 +1,96 @@
+#include "test.h"
+
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "common/common.h"
+
+static void test_b64url_and_hex(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(nbw_b64url_encode("\xfb\xff", 2, out), 3);
+	assert_string_equal(out, "-_8");
+	assert_int_equal(nbw_b64url_encode("abc", 3, out), 4);
+	assert_string_equal(out, "YWJj");
+	assert_int_equal(nbw_b64url_encode("a", 1, out), 2);
+	assert_string_equal(out, "YQ");
+	nbw_hex_encode("\x00\xff\x10", 3, out);
+	assert_string_equal(out, "00ff10");
+}
+
+static void test_random_token(void **state)
+{
+	char a[64], b[64];
+
+	(void)state;
+	assert_int_equal(nbw_random_token(a, sizeof(a), 32), 0);
+	assert_int_equal(nbw_random_token(b, sizeof(b), 32), 0);
+	assert_int_equal(strlen(a), 43);
+	assert_string_not_equal(a, b);
+	assert_int_equal(nbw_random_token(a, 10, 32), -EINVAL);
+}
+
+static void test_strings(void **state)
+{
+	char buf[8];
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(nbw_strlcpy(buf, "1234567", sizeof(buf)), 0);
+	assert_int_equal(nbw_strlcpy(buf, "12345678", sizeof(buf)), -ENAMETOOLONG);
+	assert_string_equal(buf, "1234567");
+	assert_int_equal(nbw_snprintf(buf, sizeof(buf), "%s", "toolongvalue"), -ENAMETOOLONG);
+	assert_int_equal(nbw_parse_u64("42", 1, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(nbw_parse_u64("101", 1, 100, &v), -ERANGE);
+	assert_int_equal(nbw_parse_u64("4x", 1, 100, &v), -EINVAL);
+	assert_int_equal(nbw_parse_u64("", 0, 100, &v), -EINVAL);
+	assert_int_equal(nbw_parse_u64("99999999999999999999999", 0, UINT64_MAX, &v), -ERANGE);
+	assert_true(nbw_memeq_ct("abc", "abc", 3));
+	assert_false(nbw_memeq_ct("abc", "abd", 3));
+}
+
+static void test_time(void **state)
+{
+	char buf[40];
+
+	(void)state;
+	assert_int_equal(nbw_time_format(0, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "1970-01-01T00:00:00Z");
+	assert_true(nbw_time_rfc3339(buf, sizeof(buf)) > 0);
+	assert_int_equal(strlen(buf), 24);
+}
+
+static void test_rm_rf_no_follow(void **state)
+{
+	char d[] = "/tmp/nbw-common-XXXXXX", victim[] = "/tmp/nbw-victim-XXXXXX";
+	char p[256];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(d));
+	assert_non_null(mkdtemp(victim));
+	snprintf(p, sizeof(p), "%s/keep", victim);
+	assert_int_equal(nbw_write_file_atomic(p, "x", 1, 0600), 0);
+	snprintf(p, sizeof(p), "%s/a/b", d);
+	assert_int_equal(nbw_mkdir_p(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/a/link", d);
+	assert_int_equal(symlink(victim, p), 0);
+	assert_int_equal(nbw_rm_rf(d), 0);
+	assert_int_equal(stat(d, &st), -1);
+	snprintf(p, sizeof(p), "%s/keep", victim);
+	assert_int_equal(stat(p, &st), 0); /* the symlink's target survived */
+	assert_int_equal(nbw_rm_rf(victim), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_b64url_and_hex), cmocka_unit_test(test_random_token),
+		cmocka_unit_test(test_strings),        cmocka_unit_test(test_time),
+		cmocka_unit_test(test_rm_rf_no_follow),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
