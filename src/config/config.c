@@ -1,1 +1,941 @@
-/* placeholder: implemented in a later slice */
+/* config: load the operator's YAML file into struct config.
+ *
+ * The file is read whole (bounded), then walked as libfyaml parser events so
+ * that every node's start mark is at hand for messages. The walk follows the
+ * key table (table.c): a dotted path that names a row is a setting, a path
+ * that is a prefix of rows is a section (a mapping), anything else is an
+ * unknown key. Problems are collected, never fatal on the first one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libfyaml.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "config/internal.h"
+
+#define MAX_KEYS 64
+#define MAX_SECTIONS 16
+#define TAG_STR "tag:yaml.org,2002:str"
+#define TAG_INT "tag:yaml.org,2002:int"
+#define TAG_FLOAT "tag:yaml.org,2002:float"
+#define TAG_BOOL "tag:yaml.org,2002:bool"
+#define TAG_MAP "tag:yaml.org,2002:map"
+#define TAG_SEQ "tag:yaml.org,2002:seq"
+
+struct pos {
+	int line, column; /* 1-based; 0 = unknown */
+};
+
+struct loader {
+	struct fy_parser *fyp;
+	const char *file;
+	struct config *c;
+	struct config_diag *diag;
+	struct config_diag pending; /* this load's messages, moved to diag at the end */
+	int *lines;                 /* line of each pending message, 0 if none */
+	size_t n_errors;
+	bool full;       /* CONFIG__MAX_ERRORS reached */
+	bool oom;
+	bool seen[MAX_KEYS];
+	struct pos where[MAX_KEYS];     /* of each setting's value, for cross-key messages */
+	struct pos key_where[MAX_KEYS]; /* of each setting's key, for duplicates */
+	struct {
+		char path[CONFIG__MAX_KEY];
+		struct pos where;
+	} sections[MAX_SECTIONS];
+	size_t n_sections;
+};
+
+/* ---- diagnostics ---- */
+
+void config_diag_done(struct config_diag *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		free(d->msgs[i]);
+	free(d->msgs);
+	d->msgs = NULL;
+	d->n = 0;
+}
+
+static int diag_push(struct config_diag *d, char *msg)
+{
+	char **m;
+
+	if (!d) {
+		free(msg);
+		return 0;
+	}
+	m = reallocarray(d->msgs, d->n + 1, sizeof(char *));
+	if (!m) {
+		free(msg);
+		return -ENOMEM;
+	}
+	d->msgs = m;
+	d->msgs[d->n++] = msg;
+	return 0;
+}
+
+static void pending_push(struct loader *ld, char *msg, int line)
+{
+	int *l = reallocarray(ld->lines, ld->pending.n + 1, sizeof(int));
+
+	if (!l) {
+		free(msg);
+		ld->oom = true;
+		return;
+	}
+	ld->lines = l;
+	ld->lines[ld->pending.n] = line;
+	if (diag_push(&ld->pending, msg) < 0)
+		ld->oom = true;
+}
+
+/* Hand the collected messages to the caller. Those at or after cut_line are
+ * dropped: after a syntax error, what the parser produced on that line is
+ * debris of the error, not the operator's intent. */
+static void loader_finish(struct loader *ld, int cut_line)
+{
+	for (size_t i = 0; i < ld->pending.n; i++) {
+		char *m = TAKE_PTR(ld->pending.msgs[i]);
+
+		if (ld->lines[i] > 0 && ld->lines[i] >= cut_line)
+			free(m);
+		else if (diag_push(ld->diag, m) < 0)
+			ld->oom = true;
+	}
+	config_diag_done(&ld->pending);
+	free(ld->lines);
+	ld->lines = NULL;
+}
+
+/* "FILE:LINE:COL: KEY: MESSAGE"; position and key are left out when unknown. */
+static void __attribute__((format(printf, 4, 5)))
+report(struct loader *ld, const struct pos *p, const char *key, const char *fmt, ...)
+{
+	char msg[512], loc[64] = "", keypart[CONFIG__MAX_KEY + 8] = "";
+	char *line = NULL;
+	va_list ap;
+
+	ld->n_errors++;
+	if (ld->full)
+		return;
+	if (ld->n_errors > CONFIG__MAX_ERRORS) {
+		ld->full = true;
+		if (asprintf(&line, "%s: too many errors, stopping after %d", ld->file, CONFIG__MAX_ERRORS) < 0) {
+			ld->oom = true;
+			return;
+		}
+		pending_push(ld, line, 0);
+		return;
+	}
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p && p->line > 0)
+		(void)nbw_snprintf(loc, sizeof(loc), ":%d:%d", p->line, p->column);
+	if (key)
+		(void)nbw_snprintf(keypart, sizeof(keypart), " %s:", key);
+	if (asprintf(&line, "%s%s:%s %s", ld->file, loc, keypart, msg) < 0) {
+		ld->oom = true;
+		return;
+	}
+	pending_push(ld, line, p ? p->line : 0);
+}
+
+static void report_cross(void *ctx, const char *key, const char *msg)
+{
+	struct loader *ld = ctx;
+	const struct pos *p = NULL;
+
+	for (size_t i = 0; i < config__n_keys; i++)
+		if (ld->seen[i] && strcmp(config__keys[i].name, key) == 0)
+			p = &ld->where[i];
+	report(ld, p, key, "%s", msg);
+}
+
+/* ---- events ---- */
+
+static void pos_min(struct pos *best, const struct fy_mark *m, int adjust)
+{
+	struct pos p;
+
+	if (!m || m->line < 0)
+		return;
+	p = (struct pos){ m->line + 1, m->column + 1 - adjust };
+	if (p.column < 1)
+		p.column = 1;
+	if (best->line == 0 || p.line < best->line || (p.line == best->line && p.column < best->column))
+		*best = p;
+}
+
+/* Where the node that e starts begins, properties (tag, anchor) and quotes
+ * included. libfyaml's marks point after a quote, '*' or '&', and at the
+ * line start of a block scalar's content; block scalars fall back to the
+ * key's position. */
+static struct pos pos_of(struct fy_event *e, const struct pos *fallback)
+{
+	struct pos best = { 0, 0 };
+	struct fy_token *t;
+
+	if (!e)
+		return fallback ? *fallback : best;
+	if (e->type == FYET_SCALAR) {
+		enum fy_scalar_style st = fy_token_scalar_style(e->scalar.value);
+
+		if (st == FYSS_SINGLE_QUOTED || st == FYSS_DOUBLE_QUOTED)
+			pos_min(&best, fy_event_start_mark(e), 1);
+		else if (st == FYSS_PLAIN)
+			pos_min(&best, fy_event_start_mark(e), 0);
+	} else if (e->type == FYET_ALIAS)
+		pos_min(&best, fy_event_start_mark(e), 1);
+	else
+		pos_min(&best, fy_event_start_mark(e), 0);
+	t = fy_event_get_tag_token(e);
+	if (t)
+		pos_min(&best, fy_token_start_mark(t), 0);
+	t = fy_event_get_anchor_token(e);
+	if (t)
+		pos_min(&best, fy_token_start_mark(t), 1);
+	if (best.line == 0 && fallback)
+		return *fallback;
+	return best;
+}
+
+static void event_free(struct loader *ld, struct fy_event *e)
+{
+	if (e)
+		fy_parser_event_free(ld->fyp, e);
+}
+
+/* Consume the rest of the node that ev starts (ev is freed). 0, or
+ * -EBADMSG when the stream ended (a syntax error). */
+static int skip_node(struct loader *ld, struct fy_event *ev)
+{
+	int depth = 0;
+
+	for (;;) {
+		enum fy_event_type t = ev->type;
+
+		event_free(ld, ev);
+		if (t == FYET_MAPPING_START || t == FYET_SEQUENCE_START)
+			depth++;
+		else if (t == FYET_MAPPING_END || t == FYET_SEQUENCE_END)
+			depth--;
+		if (depth <= 0)
+			return 0;
+		ev = fy_parser_parse(ld->fyp);
+		if (!ev)
+			return -EBADMSG;
+	}
+}
+
+static const char *node_kind(struct fy_event *ev, char *buf, size_t size)
+{
+	switch (ev->type) {
+	case FYET_MAPPING_START:
+		return "a mapping";
+	case FYET_SEQUENCE_START:
+		return "a sequence";
+	case FYET_ALIAS:
+		return "an alias";
+	default: {
+		size_t len = 0;
+		const char *t = fy_token_get_text(ev->scalar.value, &len);
+
+		config__quote(t ? t : "", t ? len : 0, buf, size);
+		return buf;
+	}
+	}
+}
+
+static bool scalar_is_null(struct fy_event *ev)
+{
+	size_t len = 0;
+	const char *t;
+
+	if (ev->type != FYET_SCALAR || fy_token_scalar_style(ev->scalar.value) != FYSS_PLAIN ||
+	    fy_event_get_tag_token(ev))
+		return false;
+	t = fy_token_get_text(ev->scalar.value, &len);
+	if (!t || len == 0)
+		return true;
+	return (len == 1 && t[0] == '~') ||
+	       (len == 4 && (!memcmp(t, "null", 4) || !memcmp(t, "Null", 4) || !memcmp(t, "NULL", 4)));
+}
+
+/* An explicit tag must name the core type the key expects (tag_a or tag_b). */
+static bool tag_ok(struct loader *ld, struct fy_event *ev, const struct pos *p, const char *key, const char *tag_a,
+		   const char *tag_b)
+{
+	struct fy_token *tt = fy_event_get_tag_token(ev);
+	const char *tag;
+	char q[96];
+
+	if (!tt)
+		return true;
+	tag = fy_token_get_text0(tt);
+	if (tag && ((tag_a && !strcmp(tag, tag_a)) || (tag_b && !strcmp(tag, tag_b))))
+		return true;
+	config__quote(tag ? tag : "?", tag ? strlen(tag) : 1, q, sizeof(q));
+	report(ld, p, key, "unexpected tag %s", q);
+	return false;
+}
+
+static void scalar_of(struct fy_event *ev, struct config__scalar *s)
+{
+	size_t len = 0;
+	const char *t = fy_token_get_text(ev->scalar.value, &len);
+
+	*s = (struct config__scalar){
+		.text = t ? t : "",
+		.len = t ? len : 0,
+		.quoted = fy_token_scalar_style(ev->scalar.value) != FYSS_PLAIN || fy_event_get_tag_token(ev),
+		.null = scalar_is_null(ev),
+	};
+}
+
+/* ---- the walk ---- */
+
+static int find_key(const char *path)
+{
+	for (size_t i = 0; i < config__n_keys; i++)
+		if (strcmp(config__keys[i].name, path) == 0)
+			return (int)i;
+	return -1;
+}
+
+static bool is_section(const char *path)
+{
+	size_t len = strlen(path);
+
+	for (size_t i = 0; i < config__n_keys; i++)
+		if (strncmp(config__keys[i].name, path, len) == 0 && config__keys[i].name[len] == '.')
+			return true;
+	return false;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[CONFIG__MAX_KEY + 1], cur[CONFIG__MAX_KEY + 1];
+
+	if (la > CONFIG__MAX_KEY || lb > CONFIG__MAX_KEY)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + ((a[i - 1] | 0x20) != (b[j - 1] | 0x20));
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+	}
+	return prev[lb];
+}
+
+/* A known key or section next to path whose last component is close to
+ * path's (a typo or a case slip), or "" if none. */
+static void suggest(const char *path, char *buf, size_t size)
+{
+	const char *dot = strrchr(path, '.');
+	size_t plen = dot ? (size_t)(dot - path) + 1 : 0, best = 3;
+	const char *last = path + plen;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < config__n_keys; i++) {
+		const char *name = config__keys[i].name, *comp_end;
+		char comp[CONFIG__MAX_KEY];
+		size_t cl, d;
+
+		if (strncmp(name, path, plen) != 0)
+			continue;
+		comp_end = strchrnul(name + plen, '.');
+		cl = (size_t)(comp_end - (name + plen));
+		if (cl >= sizeof(comp))
+			continue;
+		memcpy(comp, name + plen, cl);
+		comp[cl] = '\0';
+		d = edit_distance(last, comp);
+		/* short names: only case slips and one typo */
+		if (d < best && (d <= 1 || cl > 5)) {
+			best = d;
+			(void)nbw_snprintf(buf, size, "%.*s", (int)(plen + cl), name);
+		}
+	}
+}
+
+static int walk_mapping(struct loader *ld, const char *prefix);
+
+static int take_list(struct loader *ld, const struct config__key *k, const struct pos *vpos)
+{
+	char **list = NULL;
+	size_t n = 0, elem = 0;
+	bool bad = false;
+	char err[512], key[CONFIG__MAX_KEY + 16], got[96];
+	int r;
+
+	for (;;) {
+		struct fy_event *ev = fy_parser_parse(ld->fyp);
+		struct config__scalar s;
+		struct pos p;
+
+		if (!ev) {
+			config__strv_free(list, n);
+			return -EBADMSG;
+		}
+		if (ev->type == FYET_SEQUENCE_END) {
+			event_free(ld, ev);
+			break;
+		}
+		p = pos_of(ev, vpos);
+		(void)nbw_snprintf(key, sizeof(key), "%s[%zu]", k->name, elem++);
+		if (ev->type != FYET_SCALAR || scalar_is_null(ev)) {
+			report(ld, &p, key, "expected a non-empty string, got %s",
+			       ev->type == FYET_SCALAR ? "null" : node_kind(ev, got, sizeof(got)));
+			bad = true;
+			r = skip_node(ld, ev);
+			if (r < 0) {
+				config__strv_free(list, n);
+				return r;
+			}
+			continue;
+		}
+		scalar_of(ev, &s);
+		if (!tag_ok(ld, ev, &p, key, TAG_STR, NULL))
+			bad = true;
+		else if (s.len == 0 || memchr(s.text, '\0', s.len) || s.len > CONFIG__MAX_STRING) {
+			config__quote(s.text, s.len, got, sizeof(got));
+			report(ld, &p, key, "expected a non-empty string without NUL bytes of at most %d bytes, got %s",
+			       CONFIG__MAX_STRING, got);
+			bad = true;
+		} else if (elem > CONFIG__MAX_LIST) {
+			if (elem == CONFIG__MAX_LIST + 1)
+				report(ld, vpos, k->name, "more than %d elements", CONFIG__MAX_LIST);
+			bad = true;
+		} else if (!bad) {
+			char **nl = reallocarray(list, n + 2, sizeof(char *));
+
+			if (nl)
+				list = nl;
+			if (!nl || !(list[n] = strndup(s.text, s.len))) {
+				event_free(ld, ev);
+				config__strv_free(list, n);
+				return -ENOMEM;
+			}
+			list[++n] = NULL;
+		}
+		event_free(ld, ev);
+	}
+	if (bad) {
+		config__strv_free(list, n);
+		return 0;
+	}
+	r = config__set_list(ld->c, k, list, n, err, sizeof(err));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		report(ld, vpos, k->name, "%s", err);
+	return 0;
+}
+
+/* A setting's value; consumes val and its subtree. */
+static int take_value(struct loader *ld, int idx, const struct pos *kpos, struct fy_event *val)
+{
+	const struct config__key *k = &config__keys[idx];
+	struct pos vpos = pos_of(val, kpos);
+	char what[96], got[96], err[512];
+	struct config__scalar s;
+	int r;
+
+	ld->where[idx] = vpos;
+	if (val->type == FYET_ALIAS) {
+		report(ld, &vpos, k->name, "aliases are not supported");
+		return skip_node(ld, val);
+	}
+	if (k->type == CONFIG__STRLIST && val->type == FYET_SEQUENCE_START) {
+		if (!tag_ok(ld, val, &vpos, k->name, TAG_SEQ, NULL))
+			return skip_node(ld, val);
+		event_free(ld, val);
+		return take_list(ld, k, &vpos);
+	}
+	if (val->type != FYET_SCALAR) {
+		config__describe(k, what, sizeof(what));
+		report(ld, &vpos, k->name, "expected %s, got %s", what, node_kind(val, got, sizeof(got)));
+		return skip_node(ld, val);
+	}
+
+	switch (k->type) {
+	case CONFIG__BOOL:
+		r = tag_ok(ld, val, &vpos, k->name, TAG_BOOL, NULL);
+		break;
+	case CONFIG__U32:
+	case CONFIG__U64:
+		r = tag_ok(ld, val, &vpos, k->name, TAG_INT, NULL);
+		break;
+	case CONFIG__DOUBLE:
+		r = tag_ok(ld, val, &vpos, k->name, TAG_FLOAT, TAG_INT);
+		break;
+	case CONFIG__SIZE:
+		r = tag_ok(ld, val, &vpos, k->name, TAG_STR, TAG_INT);
+		break;
+	default:
+		r = tag_ok(ld, val, &vpos, k->name, TAG_STR, NULL);
+		break;
+	}
+	if (!r) {
+		event_free(ld, val);
+		return 0;
+	}
+	scalar_of(val, &s);
+	/* a tag names the type already checked above; convert the text as such */
+	if (fy_event_get_tag_token(val) && k->type != CONFIG__STRING && k->type != CONFIG__PATH &&
+	    k->type != CONFIG__URL && k->type != CONFIG__STRLIST && k->type != CONFIG__SIZE)
+		s.quoted = false;
+	r = config__set_scalar(ld->c, k, &s, err, sizeof(err));
+	event_free(ld, val);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		report(ld, &vpos, k->name, "%s", err);
+	return 0;
+}
+
+static struct pos *section_seen(struct loader *ld, const char *path)
+{
+	for (size_t i = 0; i < ld->n_sections; i++)
+		if (strcmp(ld->sections[i].path, path) == 0)
+			return &ld->sections[i].where;
+	return NULL;
+}
+
+/* The value of key path (key at kpos); consumes val and its subtree. */
+static int take_node(struct loader *ld, const char *path, const struct pos *kpos, struct fy_event *val)
+{
+	int idx = find_key(path);
+	struct pos *first;
+	char got[96], hint[CONFIG__MAX_KEY];
+
+	if (idx >= 0) {
+		if (ld->seen[idx]) {
+			report(ld, kpos, path, "duplicate key (first at line %d, column %d)", ld->key_where[idx].line,
+			       ld->key_where[idx].column);
+			return skip_node(ld, val);
+		}
+		ld->seen[idx] = true;
+		ld->key_where[idx] = *kpos;
+		return take_value(ld, idx, kpos, val);
+	}
+
+	if (is_section(path)) {
+		struct pos vpos = pos_of(val, kpos);
+
+		first = section_seen(ld, path);
+		if (first) {
+			report(ld, kpos, path, "duplicate key (first at line %d, column %d)", first->line,
+			       first->column);
+			return skip_node(ld, val);
+		}
+		if (ld->n_sections < MAX_SECTIONS) { /* bounded by the table's sections */
+			(void)nbw_strlcpy(ld->sections[ld->n_sections].path, path, CONFIG__MAX_KEY);
+			ld->sections[ld->n_sections++].where = *kpos;
+		}
+		if (scalar_is_null(val)) { /* "hub:" with nothing under it: all defaults */
+			event_free(ld, val);
+			return 0;
+		}
+		if (val->type != FYET_MAPPING_START) {
+			if (val->type == FYET_ALIAS)
+				report(ld, &vpos, path, "aliases are not supported");
+			else
+				report(ld, &vpos, path, "expected a mapping, got %s", node_kind(val, got, sizeof(got)));
+			return skip_node(ld, val);
+		}
+		if (!tag_ok(ld, val, &vpos, path, TAG_MAP, NULL))
+			return skip_node(ld, val);
+		event_free(ld, val);
+		return walk_mapping(ld, path);
+	}
+
+	suggest(path, hint, sizeof(hint));
+	if (hint[0])
+		report(ld, kpos, path, "unknown key (did you mean \"%s\"?)", hint);
+	else
+		report(ld, kpos, path, "unknown key");
+	return skip_node(ld, val);
+}
+
+/* After a MAPPING_START: every key/value pair up to the MAPPING_END. */
+static int walk_mapping(struct loader *ld, const char *prefix)
+{
+	for (;;) {
+		struct fy_event *kev = fy_parser_parse(ld->fyp), *val;
+		char path[CONFIG__MAX_KEY + 100], q[96];
+		struct pos kpos;
+		const char *key;
+		size_t klen = 0;
+		int r;
+
+		if (!kev)
+			return -EBADMSG;
+		if (kev->type == FYET_MAPPING_END) {
+			event_free(ld, kev);
+			return 0;
+		}
+		kpos = pos_of(kev, NULL);
+		if (kev->type != FYET_SCALAR || scalar_is_null(kev)) {
+			report(ld, &kpos, prefix, "keys must be strings, got %s",
+			       kev->type == FYET_SCALAR ? "null" : node_kind(kev, q, sizeof(q)));
+			r = skip_node(ld, kev);
+			if (r < 0)
+				return r;
+			val = fy_parser_parse(ld->fyp);
+			if (!val)
+				return -EBADMSG;
+			r = skip_node(ld, val);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		key = fy_token_get_text(kev->scalar.value, &klen);
+		if (!key)
+			key = "";
+		if (klen == 0 || klen >= CONFIG__MAX_KEY || memchr(key, '\0', klen) || memchr(key, '.', klen)) {
+			/* cannot be a key of ours; show it quoted so the message stays one clean line */
+			config__quote(key, klen, q, sizeof(q));
+			(void)nbw_snprintf(path, sizeof(path), "%s%s%s", prefix ? prefix : "", prefix ? "." : "", q);
+		} else {
+			for (size_t i = 0; i < klen; i++)
+				if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] >= 0x7f) {
+					config__quote(key, klen, q, sizeof(q));
+					key = q;
+					klen = strlen(q);
+					break;
+				}
+			(void)nbw_snprintf(path, sizeof(path), "%s%s%.*s", prefix ? prefix : "", prefix ? "." : "",
+					   (int)klen, key);
+		}
+		event_free(ld, kev);
+
+		val = fy_parser_parse(ld->fyp);
+		if (!val)
+			return -EBADMSG;
+		r = take_node(ld, path, &kpos, val);
+		if (r < 0)
+			return r;
+		if (ld->oom)
+			return -ENOMEM;
+	}
+}
+
+/* The stream: nothing, or one document whose root is a mapping or empty. */
+static int walk_stream(struct loader *ld)
+{
+	struct fy_event *ev;
+	char got[96];
+	int r;
+
+	ev = fy_parser_parse(ld->fyp); /* STREAM_START */
+	if (!ev)
+		return -EBADMSG;
+	event_free(ld, ev);
+
+	ev = fy_parser_parse(ld->fyp);
+	if (!ev)
+		return -EBADMSG;
+	if (ev->type == FYET_STREAM_END) { /* empty file or only comments */
+		event_free(ld, ev);
+		return 0;
+	}
+	event_free(ld, ev); /* DOCUMENT_START */
+
+	ev = fy_parser_parse(ld->fyp);
+	if (!ev)
+		return -EBADMSG;
+	if (ev->type == FYET_MAPPING_START) {
+		struct pos p = pos_of(ev, NULL);
+
+		if (!tag_ok(ld, ev, &p, NULL, TAG_MAP, NULL))
+			r = skip_node(ld, ev);
+		else {
+			event_free(ld, ev);
+			r = walk_mapping(ld, NULL);
+		}
+	} else if (scalar_is_null(ev)) {
+		event_free(ld, ev);
+		r = 0;
+	} else {
+		struct pos p = pos_of(ev, NULL);
+
+		report(ld, &p, NULL, "expected a mapping at the top level, got %s", node_kind(ev, got, sizeof(got)));
+		r = skip_node(ld, ev);
+	}
+	if (r < 0)
+		return r;
+
+	ev = fy_parser_parse(ld->fyp); /* DOCUMENT_END */
+	if (!ev)
+		return -EBADMSG;
+	event_free(ld, ev);
+	ev = fy_parser_parse(ld->fyp);
+	if (!ev)
+		return -EBADMSG;
+	if (ev->type != FYET_STREAM_END) {
+		struct pos p = pos_of(ev, NULL);
+
+		report(ld, &p, NULL, "only one YAML document is allowed");
+	}
+	event_free(ld, ev);
+	return 0;
+}
+
+static void noop_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+}
+
+/* Returns the first line with a syntax error (INT_MAX if none has a line). */
+static int collect_syntax_errors(struct loader *ld, struct fy_diag *fyd)
+{
+	struct fy_diag_error *e;
+	void *it = NULL;
+	size_t n = 0;
+	int first = INT_MAX;
+
+	while ((e = fy_diag_errors_iterate(fyd, &it))) {
+		if (e->type < FYET_ERROR)
+			continue;
+		if (e->line > 0 && e->line < first)
+			first = e->line;
+		n++;
+	}
+	/* drop the debris first, so the cap counts what is shown */
+	loader_finish(ld, first);
+	it = NULL;
+	while ((e = fy_diag_errors_iterate(fyd, &it))) {
+		struct pos p = { e->line, e->column };
+
+		if (e->type < FYET_ERROR)
+			continue;
+		report(ld, &p, NULL, "%s", e->msg ? e->msg : "invalid YAML");
+	}
+	if (n == 0)
+		report(ld, NULL, NULL, "invalid YAML");
+	return first;
+}
+
+int config_load_string(const char *text, size_t len, const char *display_name, struct config **ret,
+		       struct config_diag *diag)
+{
+	struct loader ld = { .file = display_name ? display_name : "<config>", .diag = diag };
+	struct fy_diag_cfg dcfg;
+	struct fy_parse_cfg pcfg;
+	struct fy_diag *fyd = NULL;
+	struct config *c = NULL;
+	const char *nul;
+	int r;
+
+	if (!text || !ret)
+		return -EINVAL;
+	_Static_assert(MAX_KEYS <= 64, "seen[] size");
+	if (config__n_keys > MAX_KEYS)
+		return -EINVAL;
+	if (len > CONFIG__MAX_FILE_BYTES) {
+		report(&ld, NULL, NULL, "file too large (more than %d bytes)", CONFIG__MAX_FILE_BYTES);
+		loader_finish(&ld, INT_MAX);
+		return ld.oom ? -ENOMEM : -EFBIG;
+	}
+
+	/* libfyaml takes a NUL byte for the end of the input; YAML has no place for one */
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		struct pos p = { 1, 1 };
+
+		for (const char *q = text; q < nul; q++)
+			if (*q == '\n')
+				p = (struct pos){ p.line + 1, 1 };
+			else
+				p.column++;
+		report(&ld, &p, NULL, "NUL byte in the file");
+		loader_finish(&ld, INT_MAX);
+		return ld.oom ? -ENOMEM : -EINVAL;
+	}
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	ld.c = c;
+	c->source = strdup(ld.file);
+	if (!c->source) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = config__set_defaults(c);
+	if (r < 0)
+		goto out;
+
+	/* libfyaml's messages are collected and reported as ours, never printed */
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = noop_output;
+	dcfg.colorize = false;
+	dcfg.level = FYET_ERROR;
+	fyd = fy_diag_create(&dcfg);
+	if (!fyd) {
+		r = -ENOMEM;
+		goto out;
+	}
+	fy_diag_set_collect_errors(fyd, true);
+	pcfg = (struct fy_parse_cfg){
+		.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE | FYPCF_DISABLE_MMAP_OPT,
+		.diag = fyd,
+	};
+	ld.fyp = fy_parser_create(&pcfg);
+	if (!ld.fyp || fy_parser_set_string(ld.fyp, text, len) != 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+
+	r = walk_stream(&ld);
+	if (r == -EBADMSG) {
+		(void)collect_syntax_errors(&ld, fyd);
+		r = 0;
+	} else if (r == 0 && ld.n_errors == 0)
+		(void)config__check_cross(c, report_cross, &ld);
+	if (r == 0 && ld.oom)
+		r = -ENOMEM;
+	if (r == 0 && ld.n_errors > 0)
+		r = -EINVAL;
+	if (r == 0)
+		*ret = TAKE_PTR(c);
+out:
+	if (ld.fyp)
+		fy_parser_destroy(ld.fyp);
+	if (fyd)
+		fy_diag_destroy(fyd);
+	config_free(c);
+	loader_finish(&ld, INT_MAX);
+	return r;
+}
+
+static int read_fd(int fd, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16384;
+			char *nb;
+
+			if (ncap > CONFIG__MAX_FILE_BYTES + 1)
+				ncap = CONFIG__MAX_FILE_BYTES + 1;
+			if (ncap <= len)
+				return -EFBIG;
+			nb = realloc(buf, ncap + 1);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+int config_load_fd(int fd, const char *display_name, struct config **ret, struct config_diag *diag)
+{
+	struct loader ld = { .file = display_name ? display_name : "<config>", .diag = diag };
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (fd < 0 || !ret)
+		return -EINVAL;
+	r = read_fd(fd, &text, &len);
+	if (r == -EFBIG)
+		report(&ld, NULL, NULL, "file too large (more than %d bytes)", CONFIG__MAX_FILE_BYTES);
+	else if (r < 0)
+		report(&ld, NULL, NULL, "cannot read: %s", strerror(-r));
+	loader_finish(&ld, INT_MAX);
+	if (r < 0)
+		return r;
+	return config_load_string(text, len, display_name, ret, diag);
+}
+
+int config_load_file(const char *path, struct config **ret, struct config_diag *diag)
+{
+	struct loader ld = { .file = path, .diag = diag };
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (!path || !ret)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int r = -errno;
+
+		report(&ld, NULL, NULL, "cannot open: %s", strerror(-r));
+		loader_finish(&ld, INT_MAX);
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+
+		report(&ld, NULL, NULL, "cannot stat: %s", strerror(-r));
+		loader_finish(&ld, INT_MAX);
+		return r;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		report(&ld, NULL, NULL, "cannot read: %s", strerror(EISDIR));
+		loader_finish(&ld, INT_MAX);
+		return -EISDIR;
+	}
+	return config_load_fd(fd, path, ret, diag);
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < config__n_keys; i++) {
+		const struct config__key *k = &config__keys[i];
+
+		switch (k->type) {
+		case CONFIG__STRING:
+		case CONFIG__PATH:
+		case CONFIG__URL:
+			free(*(char **)((char *)c + k->offset));
+			break;
+		case CONFIG__STRLIST:
+			config__strv_free(*(char ***)((char *)c + k->offset), *(size_t *)((char *)c + k->offset_n));
+			break;
+		default:
+			break;
+		}
+	}
+	free(c->hub.bind_host);
+	free(c->source);
+	free(c);
+}
