@@ -1,0 +1,205 @@
+/* hub internals: shared between app.c, pages.c, api.c, monclient.c, assets.c
+ * and the pure helpers in logic.c (unit tested). Not a public contract. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/common.h"
+#include "ipc/ipc.h"
+#include "store/store.h"
+
+struct config;
+struct http_req;
+struct http_server;
+
+#define HUB_SESSION_COOKIE "nbwarden-session"
+#define HUB_SERVER_COOKIE "nbwarden-server"
+#define HUB_XSRF_COOKIE "_xsrf"
+#define HUB_XSRF_SIZE 64
+#define HUB_NEXT_MAX 2048
+#define HUB_TOUCH_INTERVAL 30        /* seconds between store_user_touch per user */
+#define HUB_STOP_WAIT_MS 10000       /* DELETE .../server waits this long for IPC_STOPPED (JupyterHub's slow_stop_timeout) */
+#define HUB_SSE_KEEPALIVE_MS 15000
+#define HUB_OUTQ_MAX 4096            /* queued monitor messages before we give up */
+
+/* ---- server table (fed by the monitor) ---- */
+enum hub_srv_state {
+	HUB_SRV_PENDING = 1,
+	HUB_SRV_READY,
+	HUB_SRV_FAILED, /* kept so pages/progress can show why; cleared by the next spawn */
+};
+
+struct hub_server {
+	char user[NBW_USERNAME_MAX + 1];
+	int state;                     /* enum hub_srv_state */
+	bool stopping;                 /* IPC_STOP sent, IPC_STOPPED not yet received */
+	uint32_t percent;
+	char message[512];             /* last progress message, or the failure */
+	int64_t started;               /* unix seconds, 0 unknown */
+	char token[IPC_TOKEN_SIZE];    /* never logged; wiped on free */
+	char socket_path[IPC_PATH_SIZE];
+	int64_t last_activity;         /* unix seconds, 0 never */
+	int64_t last_touch_stored;
+};
+
+/* ---- per-request async contexts (req->app) ---- */
+enum hub_ctx_kind { HUB_CTX_WATCH = 1, HUB_CTX_STOPWAIT };
+
+struct hub_ctx {
+	int kind;
+	struct hub_ctx *prev, *next;
+	struct http_req *req;
+	char user[NBW_USERNAME_MAX + 1];
+	uint64_t deadline_ms;          /* STOPWAIT */
+};
+
+struct hub_outmsg {
+	struct hub_outmsg *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct hub {
+	uv_loop_t *loop;
+	const struct config *cfg;
+	struct store *store;
+	struct http_server *http;
+	int listen_fd;
+	int ipc_fd;
+
+	uv_poll_t ipc_poll;
+	bool ipc_poll_active;
+	int ipc_events;
+	struct hub_outmsg *out_head, *out_tail;
+	size_t out_n;
+	uint8_t *ipc_buf;              /* IPC_MAX_MSG */
+	bool list_done;
+
+	uv_timer_t tick;               /* 1 s: stop-wait deadlines, SSE keepalives, start fallback */
+	uv_signal_t sigterm, sigint;
+	uint64_t started_ms;
+	uint64_t last_keepalive_ms;
+
+	struct hub_server **servers;
+	size_t n_servers, cap_servers;
+
+	struct hub_ctx *ctxs;          /* watchers and stop waiters */
+
+	bool shutting_down;
+	int exit_code;
+};
+
+/* ---- the caller of a /hub request ---- */
+enum hub_via { HUB_VIA_NONE = 0, HUB_VIA_TOKEN, HUB_VIA_COOKIE };
+
+struct hub_caller {
+	int via;                       /* enum hub_via */
+	bool bad_token;                /* an Authorization header was present but invalid */
+	struct store_user user;
+	struct store_session sess;     /* HUB_VIA_COOKIE */
+	char cookie[80];               /* hub session cookie value (a secret; wiped) */
+};
+
+/* ---- app.c ---- */
+int hub__caller_get(struct hub *h, struct http_req *req, struct hub_caller *c);
+void hub__caller_wipe(struct hub_caller *c);
+bool hub__may_access(const struct store_user *actor, const char *server_user);
+void hub__respond_error(struct hub *h, struct http_req *req, int status, const char *message);
+bool hub__is_api(const struct http_req *req);
+/* XSRF + fetch-metadata gate for a /hub request already authenticated; responds 403 and returns false on refusal. */
+bool hub__xsrf_gate(struct hub *h, struct http_req *req, const struct hub_caller *c, bool form);
+/* Set-Cookie helper honouring hub.cookie_secure. max_age < 0: session cookie; 0: delete. */
+int hub__set_cookie(struct hub *h, struct http_req *req, const char *name, const char *value, const char *path,
+		    int64_t max_age);
+/* Issue the path-scoped server cookie for `server` from a hub session cookie. */
+int hub__issue_server_cookie(struct hub *h, struct http_req *req, const char *parent_cookie, const char *server);
+void hub__start_serving(struct hub *h);
+void hub__shutdown(struct hub *h, int exit_code);
+
+/* ---- pages.c ---- */
+void hub__pages_dispatch(struct hub *h, struct http_req *req);
+void hub__page_error(struct hub *h, struct http_req *req, int status, const char *message);
+/* ---- assets.c ---- */
+bool hub__asset_get(const char *path, const char **ret_type, const char **ret_body, size_t *ret_len);
+
+/* ---- api.c ---- */
+void hub__api_dispatch(struct hub *h, struct http_req *req);
+/* Request a spawn of `user`'s server on behalf of actor (marks it pending). */
+int hub__spawn(struct hub *h, const char *user, const char *actor, const char *ip);
+int hub__stop(struct hub *h, const char *user, const char *actor, const char *ip);
+/* Monitor events → watchers and stop waiters. */
+void hub__notify_progress(struct hub *h, const struct hub_server *srv);
+void hub__notify_final(struct hub *h, const char *user, const struct hub_server *srv_or_null, const char *why);
+void hub__notify_stopped(struct hub *h, const char *user);
+void hub__ctx_tick(struct hub *h, uint64_t now_ms);
+void hub__ctx_abort(struct hub *h, struct http_req *req);
+void hub__ctx_close_all(struct hub *h);
+
+/* ---- monclient.c ---- */
+int hub__mon_start(struct hub *h);
+void hub__mon_stop(struct hub *h);
+int hub__mon_send(struct hub *h, uint32_t type, const void *payload, size_t len, const void *extra, size_t extra_len);
+/* Audit record via the monitor; strings may be NULL; they are sanitized. */
+void hub__audit(struct hub *h, uint32_t event, const char *user, const char *ip, const char *reason,
+		const char *target);
+struct hub_server *hub__server_find(struct hub *h, const char *user);
+struct hub_server *hub__server_ensure(struct hub *h, const char *user);
+void hub__server_remove(struct hub *h, const char *user);
+void hub__server_touch(struct hub *h, const char *user);
+
+/* ---- logic.c: pure helpers (unit tested) ---- */
+enum hub_api_route {
+	HUB_API_NONE = 0,
+	HUB_API_ROOT,      /* /hub/api[/] */
+	HUB_API_SELF,      /* /hub/api/user */
+	HUB_API_USER,      /* /hub/api/users/NAME */
+	HUB_API_SERVER,    /* /hub/api/users/NAME/server */
+	HUB_API_PROGRESS,  /* /hub/api/users/NAME/server/progress */
+};
+enum hub_api_route hub__api_match(const char *path, char *user, size_t size);
+/* path == prefix + NAME (+ optional "/"), NAME valid → 0; else -EINVAL. */
+int hub__path_user_suffix(const char *path, const char *prefix, char *user, size_t size);
+/* "/user/NAME" or "/user/NAME/..." → 0, *ret_bare when nothing follows NAME. */
+int hub__user_path_parse(const char *path, char *user, size_t size, bool *ret_bare);
+/* A next target (path + optional query) that opens /user/NAME/: true and NAME. */
+bool hub__next_server(const char *next, char *user, size_t size);
+int hub__urlencode(const char *in, char *out, size_t size);
+int hub__login_url(const char *target, char *out, size_t size);
+int hub__cookie_format(char *out, size_t size, const char *name, const char *value, const char *path,
+		       int64_t max_age, bool secure);
+/* "token T" / "bearer T" (scheme case-insensitive) → T. */
+int hub__auth_header_token(const char *value, char *out, size_t size);
+bool hub__wants_html(const char *method, const char *accept);
+bool hub__method_safe(const char *method);
+
+struct hub_xsrf_input {
+	const char *method;
+	bool api;                      /* request under /hub/api/ */
+	int via;                       /* enum hub_via */
+	const char *expected;          /* the session's xsrf */
+	const char *form;              /* _xsrf form field, NULL if absent */
+	const char *header;            /* X-XSRFToken, NULL if absent */
+	const char *sec_fetch_mode;
+	const char *sec_fetch_site;
+};
+/* 0 when the request may proceed; -EPERM with a reason otherwise. */
+int hub__xsrf_check(const struct hub_xsrf_input *in, const char **ret_reason);
+
+/* Printable ASCII copy (others → '?'), truncated to size-1. */
+void hub__sanitize_text(char *dst, size_t size, const char *src);
+/* Copy when made of [0-9a-fA-F:.] only, else "". */
+void hub__sanitize_ip(char *dst, size_t size, const char *src);
+/* Largest n <= max such that s[0..n) does not end inside a UTF-8 sequence. */
+size_t hub__utf8_trunc(const char *s, size_t len, size_t max);
+
+enum hub_progress_kind { HUB_PROGRESS_UPDATE = 0, HUB_PROGRESS_READY, HUB_PROGRESS_FAILED };
+/* "data: {...}\n\n" in JupyterHub's progress format; malloc'd, NULL on OOM. */
+char *hub__progress_event(int kind, uint32_t percent, const char *message, const char *user);
+/* JupyterHub user model; srv may be NULL. */
+json_t *hub__user_model(const struct store_user *u, const struct hub_server *srv);
+/* json_string, or a sanitized ASCII copy when s is not valid UTF-8. */
+json_t *hub__json_str(const char *s);

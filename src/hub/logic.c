@@ -1,0 +1,387 @@
+/* Pure helpers of the hub: path matching, cookie and URL formatting, the XSRF
+ * decision, progress events and the JupyterHub user model. No I/O, no globals;
+ * depends only on common and jansson so the unit tests link it alone. */
+#include <ctype.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "hub/internal.h"
+
+#define HUB_API_PREFIX "/hub/api"
+
+enum hub_api_route hub__api_match(const char *path, char *user, size_t size)
+{
+	char buf[256];
+	char *seg[6];
+	size_t n = 0, len;
+	const char *rest;
+
+	if (!path || !str_has_prefix(path, HUB_API_PREFIX))
+		return HUB_API_NONE;
+	rest = path + strlen(HUB_API_PREFIX);
+	if (rest[0] == '\0' || (rest[0] == '/' && rest[1] == '\0'))
+		return HUB_API_ROOT;
+	if (rest[0] != '/')
+		return HUB_API_NONE;
+	rest++;
+	if (nbw_strlcpy(buf, rest, sizeof(buf)) < 0)
+		return HUB_API_NONE;
+	len = strlen(buf);
+	if (len > 0 && buf[len - 1] == '/')
+		buf[--len] = '\0';
+	/* split on '/', empty segments ("//") never match */
+	for (char *p = buf;;) {
+		char *slash = strchr(p, '/');
+		if (n == ARRAY_SIZE(seg))
+			return HUB_API_NONE;
+		seg[n++] = p;
+		if (!slash)
+			break;
+		*slash = '\0';
+		p = slash + 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (seg[i][0] == '\0')
+			return HUB_API_NONE;
+
+	if (n == 1 && strcmp(seg[0], "user") == 0)
+		return HUB_API_SELF;
+	if (n < 2 || strcmp(seg[0], "users") != 0)
+		return HUB_API_NONE;
+	if (!nbw_username_valid(seg[1]) || nbw_strlcpy(user, seg[1], size) < 0)
+		return HUB_API_NONE;
+	if (n == 2)
+		return HUB_API_USER;
+	if (strcmp(seg[2], "server") != 0)
+		return HUB_API_NONE;
+	if (n == 3)
+		return HUB_API_SERVER;
+	if (n == 4 && strcmp(seg[3], "progress") == 0)
+		return HUB_API_PROGRESS;
+	return HUB_API_NONE;
+}
+
+int hub__path_user_suffix(const char *path, const char *prefix, char *user, size_t size)
+{
+	const char *n;
+	size_t len;
+
+	if (!path || !str_has_prefix(path, prefix))
+		return -EINVAL;
+	n = path + strlen(prefix);
+	len = strcspn(n, "/");
+	if (!nbw_username_valid_n(n, len) || len + 1 > size)
+		return -EINVAL;
+	if (n[len] == '/' && n[len + 1] != '\0')
+		return -EINVAL;
+	memcpy(user, n, len);
+	user[len] = '\0';
+	return 0;
+}
+
+int hub__user_path_parse(const char *path, char *user, size_t size, bool *ret_bare)
+{
+	const char *n;
+	size_t len;
+
+	if (!path || !str_has_prefix(path, "/user/"))
+		return -EINVAL;
+	n = path + strlen("/user/");
+	len = strcspn(n, "/");
+	if (!nbw_username_valid_n(n, len) || len + 1 > size)
+		return -EINVAL;
+	memcpy(user, n, len);
+	user[len] = '\0';
+	if (ret_bare)
+		*ret_bare = n[len] == '\0';
+	return 0;
+}
+
+bool hub__next_server(const char *next, char *user, size_t size)
+{
+	char path[HUB_NEXT_MAX + 1];
+	size_t len;
+
+	if (!next)
+		return false;
+	len = strcspn(next, "?#");
+	if (len >= sizeof(path))
+		return false;
+	memcpy(path, next, len);
+	path[len] = '\0';
+	return hub__user_path_parse(path, user, size, NULL) == 0;
+}
+
+int hub__urlencode(const char *in, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	if (size == 0)
+		return -ENAMETOOLONG;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		bool plain = isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' || *p == '/';
+		size_t need = plain ? 1 : 3;
+		if (o + need >= size) {
+			out[0] = '\0';
+			return -ENAMETOOLONG;
+		}
+		if (plain) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int hub__login_url(const char *target, char *out, size_t size)
+{
+	static const char prefix[] = "/hub/login?next=";
+	int r;
+
+	if (size <= strlen(prefix))
+		return -ENAMETOOLONG;
+	memcpy(out, prefix, sizeof(prefix));
+	r = hub__urlencode(target, out + strlen(prefix), size - strlen(prefix));
+	if (r < 0)
+		out[0] = '\0';
+	return r;
+}
+
+int hub__cookie_format(char *out, size_t size, const char *name, const char *value, const char *path,
+		       int64_t max_age, bool secure)
+{
+	char age[96] = "";
+
+	if (max_age == 0)
+		nbw_snprintf(age, sizeof(age), "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+	else if (max_age > 0)
+		nbw_snprintf(age, sizeof(age), "; Max-Age=%lld", (long long)max_age);
+	return nbw_snprintf(out, size, "%s=%s; Path=%s; HttpOnly; SameSite=Lax%s%s", name, value, path, age,
+			    secure ? "; Secure" : "");
+}
+
+int hub__auth_header_token(const char *value, char *out, size_t size)
+{
+	const char *p;
+	size_t len;
+
+	if (!value)
+		return -ENOENT;
+	if (strncasecmp(value, "token ", 6) == 0)
+		p = value + 6;
+	else if (strncasecmp(value, "bearer ", 7) == 0)
+		p = value + 7;
+	else
+		return -EINVAL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	len = strlen(p);
+	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return -EINVAL;
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 0;
+}
+
+bool hub__wants_html(const char *method, const char *accept)
+{
+	if (!method || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
+		return false;
+	return accept && strcasestr(accept, "text/html") != NULL;
+}
+
+bool hub__method_safe(const char *method)
+{
+	return method && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 || strcmp(method, "OPTIONS") == 0);
+}
+
+int hub__xsrf_check(const struct hub_xsrf_input *in, const char **ret_reason)
+{
+	const char *reason = NULL;
+	size_t elen;
+
+	/* Only an ambient credential (the cookie) can be abused cross-site. */
+	if (in->via != HUB_VIA_COOKIE)
+		return 0;
+	if (in->api && in->sec_fetch_mode && strcasecmp(in->sec_fetch_mode, "no-cors") == 0) {
+		reason = "cross-site request refused (Sec-Fetch-Mode: no-cors)";
+		goto refuse;
+	}
+	if (in->api && in->sec_fetch_site && strcasecmp(in->sec_fetch_site, "cross-site") == 0) {
+		reason = "cross-site request refused (Sec-Fetch-Site: cross-site)";
+		goto refuse;
+	}
+	if (hub__method_safe(in->method))
+		return 0;
+	elen = in->expected ? strlen(in->expected) : 0;
+	if (elen == 0) {
+		reason = "XSRF token missing from the session";
+		goto refuse;
+	}
+	if (in->header && strlen(in->header) == elen && nbw_memeq_ct(in->header, in->expected, elen))
+		return 0;
+	if (in->form && strlen(in->form) == elen && nbw_memeq_ct(in->form, in->expected, elen))
+		return 0;
+	reason = (in->header && in->header[0]) || (in->form && in->form[0]) ? "XSRF token mismatch"
+									    : "XSRF token missing";
+refuse:
+	if (ret_reason)
+		*ret_reason = reason;
+	return -EPERM;
+}
+
+void hub__sanitize_text(char *dst, size_t size, const char *src)
+{
+	size_t o = 0;
+
+	if (size == 0)
+		return;
+	for (const unsigned char *p = (const unsigned char *)(src ? src : ""); *p && o + 1 < size; p++)
+		dst[o++] = (*p >= 0x20 && *p < 0x7f) ? (char)*p : '?';
+	dst[o] = '\0';
+}
+
+void hub__sanitize_ip(char *dst, size_t size, const char *src)
+{
+	if (size == 0)
+		return;
+	dst[0] = '\0';
+	if (!src || strlen(src) >= size || strspn(src, "0123456789abcdefABCDEF:.") != strlen(src))
+		return;
+	memcpy(dst, src, strlen(src) + 1);
+}
+
+size_t hub__utf8_trunc(const char *s, size_t len, size_t max)
+{
+	size_t n = max;
+
+	if (len <= max)
+		return len;
+	/* s[n] exists; if it continues a sequence, cut before that sequence's lead byte */
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80 && max - n < 3)
+		n--;
+	return n;
+}
+
+json_t *hub__json_str(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	if (!j) {
+		char tmp[1024];
+		hub__sanitize_text(tmp, sizeof(tmp), s);
+		j = json_string(tmp);
+	}
+	return j;
+}
+
+char *hub__progress_event(int kind, uint32_t percent, const char *message, const char *user)
+{
+	json_t *o = json_object();
+	char url[64], text[640], html[256];
+	char *js = NULL, *out = NULL;
+	size_t len;
+
+	if (!o)
+		return NULL;
+	nbw_snprintf(url, sizeof(url), "/user/%s/", user);
+	switch (kind) {
+	case HUB_PROGRESS_READY:
+		nbw_snprintf(text, sizeof(text), "Server ready at %s", url);
+		/* url holds only [a-z0-9_/-]: nothing to escape */
+		nbw_snprintf(html, sizeof(html), "Server ready at <a href=\"%s\">%s</a>", url, url);
+		json_object_set_new(o, "progress", json_integer(100));
+		json_object_set_new(o, "ready", json_true());
+		json_object_set_new(o, "message", json_string(text));
+		json_object_set_new(o, "html_message", json_string(html));
+		json_object_set_new(o, "url", json_string(url));
+		break;
+	case HUB_PROGRESS_FAILED:
+		nbw_snprintf(text, sizeof(text), "Spawn failed: %s", message && message[0] ? message : "unknown error");
+		json_object_set_new(o, "progress", json_integer(100));
+		json_object_set_new(o, "failed", json_true());
+		json_object_set_new(o, "message", hub__json_str(text));
+		break;
+	default:
+		json_object_set_new(o, "progress", json_integer(percent > 100 ? 100 : percent));
+		json_object_set_new(o, "message", hub__json_str(message ? message : ""));
+		json_object_set_new(o, "ready", json_false());
+		break;
+	}
+	js = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!js)
+		return NULL;
+	len = strlen(js) + sizeof("data: \n\n");
+	out = malloc(len);
+	if (out && nbw_snprintf(out, len, "data: %s\n\n", js) < 0) {
+		free(out);
+		out = NULL;
+	}
+	free(js);
+	return out;
+}
+
+static json_t *time_or_null(int64_t t)
+{
+	char buf[40];
+	if (t <= 0 || nbw_time_format(t, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+json_t *hub__user_model(const struct store_user *u, const struct hub_server *srv)
+{
+	json_t *o = json_object(), *servers = json_object();
+	char url[64], purl[96];
+	bool active = srv && (srv->state == HUB_SRV_PENDING || srv->state == HUB_SRV_READY);
+	bool ready = active && srv->state == HUB_SRV_READY && !srv->stopping;
+	const char *pending = NULL;
+	int64_t last = u->last_activity;
+
+	if (!o || !servers) {
+		json_decref(o);
+		json_decref(servers);
+		return NULL;
+	}
+	nbw_snprintf(url, sizeof(url), "/user/%s/", u->name);
+	nbw_snprintf(purl, sizeof(purl), "/hub/api/users/%s/server/progress", u->name);
+	if (active && srv->stopping)
+		pending = "stop";
+	else if (active && srv->state == HUB_SRV_PENDING)
+		pending = "spawn";
+	if (active && srv->last_activity > last)
+		last = srv->last_activity;
+
+	json_object_set_new(o, "kind", json_string("user"));
+	json_object_set_new(o, "name", json_string(u->name));
+	json_object_set_new(o, "admin", json_boolean(u->admin));
+	json_object_set_new(o, "groups", json_array());
+	json_object_set_new(o, "server", ready ? json_string(url) : json_null());
+	json_object_set_new(o, "pending", pending ? json_string(pending) : json_null());
+	json_object_set_new(o, "created", time_or_null(u->created));
+	json_object_set_new(o, "last_activity", time_or_null(last));
+	if (active) {
+		json_t *s = json_object();
+		int64_t slast = srv->last_activity > 0 ? srv->last_activity : srv->started;
+		json_object_set_new(s, "name", json_string(""));
+		json_object_set_new(s, "ready", json_boolean(ready));
+		json_object_set_new(s, "pending", pending ? json_string(pending) : json_null());
+		json_object_set_new(s, "url", json_string(url));
+		json_object_set_new(s, "started", time_or_null(srv->started));
+		json_object_set_new(s, "last_activity", time_or_null(slast));
+		json_object_set_new(s, "progress_url", json_string(purl));
+		json_object_set_new(s, "state", json_object());
+		json_object_set_new(servers, "", s);
+	}
+	json_object_set_new(o, "servers", servers);
+	return o;
+}

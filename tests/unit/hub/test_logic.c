@@ -1,0 +1,361 @@
+/* Unit tests for the hub's pure helpers (src/hub/logic.c). */
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub/internal.h"
+
+static void test_api_match(void **state)
+{
+	char u[NBW_USERNAME_MAX + 1];
+	(void)state;
+
+	assert_int_equal(hub__api_match("/hub/api", u, sizeof(u)), HUB_API_ROOT);
+	assert_int_equal(hub__api_match("/hub/api/", u, sizeof(u)), HUB_API_ROOT);
+	assert_int_equal(hub__api_match("/hub/api/user", u, sizeof(u)), HUB_API_SELF);
+	assert_int_equal(hub__api_match("/hub/api/user/", u, sizeof(u)), HUB_API_SELF);
+
+	memset(u, 0, sizeof(u));
+	assert_int_equal(hub__api_match("/hub/api/users/alice", u, sizeof(u)), HUB_API_USER);
+	assert_string_equal(u, "alice");
+	assert_int_equal(hub__api_match("/hub/api/users/bob_2/server", u, sizeof(u)), HUB_API_SERVER);
+	assert_string_equal(u, "bob_2");
+	assert_int_equal(hub__api_match("/hub/api/users/carol/server/", u, sizeof(u)), HUB_API_SERVER);
+	assert_int_equal(hub__api_match("/hub/api/users/dave/server/progress", u, sizeof(u)), HUB_API_PROGRESS);
+	assert_string_equal(u, "dave");
+
+	/* refused shapes */
+	assert_int_equal(hub__api_match("/hub/apix", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users/", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users/Alice", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users/al%69ce", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users/../server", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users//server", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users/alice/servers", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users/alice/server/progress/x", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users/alice//", u, sizeof(u)), HUB_API_NONE);
+	assert_int_equal(hub__api_match("/hub/api/users/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", u, sizeof(u)),
+			 HUB_API_NONE); /* 33 chars */
+	assert_int_equal(hub__api_match("/hub/home", u, sizeof(u)), HUB_API_NONE);
+}
+
+static void test_user_paths(void **state)
+{
+	char u[NBW_USERNAME_MAX + 1];
+	bool bare = true;
+	(void)state;
+
+	assert_int_equal(hub__user_path_parse("/user/alice/", u, sizeof(u), &bare), 0);
+	assert_string_equal(u, "alice");
+	assert_false(bare);
+	assert_int_equal(hub__user_path_parse("/user/alice/api/kernels", u, sizeof(u), &bare), 0);
+	assert_false(bare);
+	assert_int_equal(hub__user_path_parse("/user/alice", u, sizeof(u), &bare), 0);
+	assert_true(bare);
+	assert_int_equal(hub__user_path_parse("/user/", u, sizeof(u), &bare), -EINVAL);
+	assert_int_equal(hub__user_path_parse("/user/Alice/", u, sizeof(u), &bare), -EINVAL);
+	assert_int_equal(hub__user_path_parse("/user/../hub/", u, sizeof(u), &bare), -EINVAL);
+	assert_int_equal(hub__user_path_parse("/users/alice/", u, sizeof(u), &bare), -EINVAL);
+
+	assert_int_equal(hub__path_user_suffix("/hub/spawn-pending/bob", "/hub/spawn-pending/", u, sizeof(u)), 0);
+	assert_string_equal(u, "bob");
+	assert_int_equal(hub__path_user_suffix("/hub/spawn-pending/bob/", "/hub/spawn-pending/", u, sizeof(u)), 0);
+	assert_int_equal(hub__path_user_suffix("/hub/spawn-pending/bob/x", "/hub/spawn-pending/", u, sizeof(u)),
+			 -EINVAL);
+	assert_int_equal(hub__path_user_suffix("/hub/spawn-pending/", "/hub/spawn-pending/", u, sizeof(u)), -EINVAL);
+	assert_int_equal(hub__path_user_suffix("/hub/spawn/b<b", "/hub/spawn/", u, sizeof(u)), -EINVAL);
+
+	assert_true(hub__next_server("/user/carol/lab?x=1", u, sizeof(u)));
+	assert_string_equal(u, "carol");
+	assert_true(hub__next_server("/user/carol", u, sizeof(u)));
+	assert_false(hub__next_server("/hub/home", u, sizeof(u)));
+	assert_false(hub__next_server("/user/", u, sizeof(u)));
+	assert_false(hub__next_server("https://evil/user/carol/", u, sizeof(u)));
+}
+
+static void test_urlencode_login(void **state)
+{
+	char out[128];
+	(void)state;
+
+	assert_int_equal(hub__urlencode("/user/a b/?x=1&y=<", out, sizeof(out)), 0);
+	assert_string_equal(out, "/user/a%20b/%3Fx%3D1%26y%3D%3C");
+	assert_int_equal(hub__login_url("/user/alice/tree?a=b", out, sizeof(out)), 0);
+	assert_string_equal(out, "/hub/login?next=/user/alice/tree%3Fa%3Db");
+	assert_int_equal(hub__urlencode("\"'\r\n", out, sizeof(out)), 0);
+	assert_string_equal(out, "%22%27%0D%0A");
+	assert_int_equal(hub__urlencode("abcdef", out, 4), -ENAMETOOLONG);
+	assert_int_equal(hub__login_url("/x", out, 10), -ENAMETOOLONG);
+}
+
+static void test_cookie_format(void **state)
+{
+	char out[256];
+	(void)state;
+
+	assert_true(hub__cookie_format(out, sizeof(out), "nbwarden-session", "abc", "/hub/", 3600, false) >= 0);
+	assert_string_equal(out, "nbwarden-session=abc; Path=/hub/; HttpOnly; SameSite=Lax; Max-Age=3600");
+	assert_true(hub__cookie_format(out, sizeof(out), "nbwarden-server", "v", "/user/bob/", -1, true) >= 0);
+	assert_string_equal(out, "nbwarden-server=v; Path=/user/bob/; HttpOnly; SameSite=Lax; Secure");
+	assert_true(hub__cookie_format(out, sizeof(out), "nbwarden-session", "", "/hub/", 0, true) >= 0);
+	assert_non_null(strstr(out, "Max-Age=0"));
+	assert_non_null(strstr(out, "; Secure"));
+	assert_int_equal(hub__cookie_format(out, 20, "nbwarden-session", "abc", "/hub/", 1, false), -ENAMETOOLONG);
+}
+
+static void test_auth_header(void **state)
+{
+	char out[64];
+	(void)state;
+
+	assert_int_equal(hub__auth_header_token("token nbw_abc", out, sizeof(out)), 0);
+	assert_string_equal(out, "nbw_abc");
+	assert_int_equal(hub__auth_header_token("Token   nbw_x  ", out, sizeof(out)), 0);
+	assert_string_equal(out, "nbw_x");
+	assert_int_equal(hub__auth_header_token("Bearer t1", out, sizeof(out)), 0);
+	assert_string_equal(out, "t1");
+	assert_int_equal(hub__auth_header_token("Basic dXNlcjpwYXNz", out, sizeof(out)), -EINVAL);
+	assert_int_equal(hub__auth_header_token("token ", out, sizeof(out)), -EINVAL);
+	assert_int_equal(hub__auth_header_token("tokenabc", out, sizeof(out)), -EINVAL);
+	assert_int_equal(hub__auth_header_token(NULL, out, sizeof(out)), -ENOENT);
+	assert_int_equal(hub__auth_header_token("token 0123456789", out, 8), -ENAMETOOLONG);
+}
+
+static void test_wants_html(void **state)
+{
+	(void)state;
+	assert_true(hub__wants_html("GET", "text/html,application/xhtml+xml,*/*;q=0.8"));
+	assert_true(hub__wants_html("GET", "TEXT/HTML"));
+	assert_false(hub__wants_html("GET", "application/json"));
+	assert_false(hub__wants_html("GET", "*/*"));
+	assert_false(hub__wants_html("GET", NULL));
+	assert_false(hub__wants_html("POST", "text/html"));
+	assert_false(hub__wants_html("DELETE", "text/html"));
+}
+
+static int xsrf(const char *method, bool api, int via, const char *form, const char *header, const char *mode,
+		const char *site)
+{
+	struct hub_xsrf_input in = {
+		.method = method,
+		.api = api,
+		.via = via,
+		.expected = "s3cr3t-xsrf-value",
+		.form = form,
+		.header = header,
+		.sec_fetch_mode = mode,
+		.sec_fetch_site = site,
+	};
+	const char *reason = NULL;
+	int r = hub__xsrf_check(&in, &reason);
+	if (r < 0)
+		assert_non_null(reason);
+	return r;
+}
+
+static void test_xsrf(void **state)
+{
+	(void)state;
+	/* token-authenticated or anonymous: no XSRF */
+	assert_int_equal(xsrf("POST", true, HUB_VIA_TOKEN, NULL, NULL, "no-cors", "cross-site"), 0);
+	assert_int_equal(xsrf("POST", false, HUB_VIA_NONE, NULL, NULL, NULL, NULL), 0);
+	/* cookie + safe method */
+	assert_int_equal(xsrf("GET", false, HUB_VIA_COOKIE, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(xsrf("GET", false, HUB_VIA_COOKIE, NULL, NULL, "navigate", "cross-site"), 0);
+	assert_int_equal(xsrf("GET", true, HUB_VIA_COOKIE, NULL, NULL, "cors", "same-origin"), 0);
+	/* cookie API: no-cors or cross-site refused whatever the method */
+	assert_int_equal(xsrf("GET", true, HUB_VIA_COOKIE, NULL, NULL, "no-cors", "same-origin"), -EPERM);
+	assert_int_equal(xsrf("GET", true, HUB_VIA_COOKIE, NULL, NULL, "cors", "cross-site"), -EPERM);
+	assert_int_equal(xsrf("POST", true, HUB_VIA_COOKIE, NULL, "s3cr3t-xsrf-value", "no-cors", NULL), -EPERM);
+	/* cookie + unsafe: token required */
+	assert_int_equal(xsrf("POST", false, HUB_VIA_COOKIE, NULL, NULL, NULL, NULL), -EPERM);
+	assert_int_equal(xsrf("POST", false, HUB_VIA_COOKIE, "", "", NULL, NULL), -EPERM);
+	assert_int_equal(xsrf("POST", false, HUB_VIA_COOKIE, "s3cr3t-xsrf-value", NULL, NULL, NULL), 0);
+	assert_int_equal(xsrf("DELETE", true, HUB_VIA_COOKIE, NULL, "s3cr3t-xsrf-value", NULL, NULL), 0);
+	assert_int_equal(xsrf("DELETE", true, HUB_VIA_COOKIE, NULL, "s3cr3t-xsrf-valuf", NULL, NULL), -EPERM);
+	assert_int_equal(xsrf("PUT", true, HUB_VIA_COOKIE, "s3cr3t-xsrf-val", NULL, NULL, NULL), -EPERM);
+	assert_int_equal(xsrf("PATCH", true, HUB_VIA_COOKIE, "s3cr3t-xsrf-value-and-more", NULL, NULL, NULL),
+			 -EPERM);
+	/* wrong header but right form field still passes */
+	assert_int_equal(xsrf("POST", false, HUB_VIA_COOKIE, "s3cr3t-xsrf-value", "nope", NULL, NULL), 0);
+
+	/* a session without an xsrf value can never pass */
+	{
+		struct hub_xsrf_input in = { .method = "POST", .via = HUB_VIA_COOKIE, .expected = "", .form = "",
+					     .header = "" };
+		assert_int_equal(hub__xsrf_check(&in, NULL), -EPERM);
+	}
+}
+
+static void test_sanitize(void **state)
+{
+	char out[16];
+	(void)state;
+
+	hub__sanitize_text(out, sizeof(out), "a\nb\x7f\xc3\xa9z");
+	assert_string_equal(out, "a?b???z");
+	hub__sanitize_text(out, 4, "abcdef");
+	assert_string_equal(out, "abc");
+	hub__sanitize_text(out, sizeof(out), NULL);
+	assert_string_equal(out, "");
+
+	hub__sanitize_ip(out, sizeof(out), "127.0.0.1");
+	assert_string_equal(out, "127.0.0.1");
+	hub__sanitize_ip(out, sizeof(out), "::1");
+	assert_string_equal(out, "::1");
+	hub__sanitize_ip(out, sizeof(out), "fe80::1%eth0");
+	assert_string_equal(out, "");
+	hub__sanitize_ip(out, 4, "127.0.0.1");
+	assert_string_equal(out, "");
+}
+
+static void test_utf8_trunc(void **state)
+{
+	const char *s = "ab\xc3\xa9"
+			"c\xe2\x82\xac"; /* a b é c € */
+	size_t len = strlen(s);    /* 2 + 2 + 1 + 3 = 8 */
+	(void)state;
+
+	assert_int_equal(len, 8);
+	assert_int_equal(hub__utf8_trunc(s, len, 100), 8);
+	assert_int_equal(hub__utf8_trunc(s, len, 8), 8);
+	assert_int_equal(hub__utf8_trunc(s, len, 7), 5); /* inside € → before it */
+	assert_int_equal(hub__utf8_trunc(s, len, 6), 5);
+	assert_int_equal(hub__utf8_trunc(s, len, 5), 5);
+	assert_int_equal(hub__utf8_trunc(s, len, 3), 2); /* inside é */
+	assert_int_equal(hub__utf8_trunc(s, len, 2), 2);
+	assert_int_equal(hub__utf8_trunc(s, len, 0), 0);
+}
+
+static json_t *event_json(char *ev)
+{
+	size_t n;
+	json_t *j;
+
+	assert_non_null(ev);
+	assert_true(strncmp(ev, "data: ", 6) == 0);
+	n = strlen(ev);
+	assert_true(n > 8 && ev[n - 1] == '\n' && ev[n - 2] == '\n');
+	assert_null(strchr(ev + 6, '\n') != ev + n - 2 ? (void *)1 : NULL); /* one line of data */
+	j = json_loadb(ev + 6, n - 8, 0, NULL);
+	assert_non_null(j);
+	free(ev);
+	return j;
+}
+
+static void test_progress_event(void **state)
+{
+	json_t *j;
+	(void)state;
+
+	j = event_json(hub__progress_event(HUB_PROGRESS_UPDATE, 40, "Starting \"the\"\nsandbox", "alice"));
+	assert_int_equal(json_integer_value(json_object_get(j, "progress")), 40);
+	assert_string_equal(json_string_value(json_object_get(j, "message")), "Starting \"the\"\nsandbox");
+	assert_true(json_is_false(json_object_get(j, "ready")));
+	assert_null(json_object_get(j, "failed"));
+	json_decref(j);
+
+	j = event_json(hub__progress_event(HUB_PROGRESS_UPDATE, 250, "x", "alice"));
+	assert_int_equal(json_integer_value(json_object_get(j, "progress")), 100);
+	json_decref(j);
+
+	j = event_json(hub__progress_event(HUB_PROGRESS_READY, 0, NULL, "alice"));
+	assert_int_equal(json_integer_value(json_object_get(j, "progress")), 100);
+	assert_true(json_is_true(json_object_get(j, "ready")));
+	assert_string_equal(json_string_value(json_object_get(j, "url")), "/user/alice/");
+	assert_string_equal(json_string_value(json_object_get(j, "message")), "Server ready at /user/alice/");
+	assert_non_null(strstr(json_string_value(json_object_get(j, "html_message")), "href=\"/user/alice/\""));
+	json_decref(j);
+
+	j = event_json(hub__progress_event(HUB_PROGRESS_FAILED, 0, "runtime missing", "alice"));
+	assert_true(json_is_true(json_object_get(j, "failed")));
+	assert_int_equal(json_integer_value(json_object_get(j, "progress")), 100);
+	assert_string_equal(json_string_value(json_object_get(j, "message")), "Spawn failed: runtime missing");
+	assert_null(json_object_get(j, "ready"));
+	json_decref(j);
+
+	/* invalid UTF-8 in a message still yields valid JSON */
+	j = event_json(hub__progress_event(HUB_PROGRESS_UPDATE, 1, "bad \xff byte", "alice"));
+	assert_string_equal(json_string_value(json_object_get(j, "message")), "bad ? byte");
+	json_decref(j);
+}
+
+static void test_user_model(void **state)
+{
+	struct store_user u = { .id = 1, .name = "alice", .admin = false, .created = 1700000000, .last_activity = 0 };
+	struct hub_server s = { .user = "alice", .state = HUB_SRV_PENDING, .percent = 20, .started = 1700000100 };
+	json_t *m, *srv;
+	(void)state;
+
+	m = hub__user_model(&u, NULL);
+	assert_non_null(m);
+	assert_string_equal(json_string_value(json_object_get(m, "kind")), "user");
+	assert_string_equal(json_string_value(json_object_get(m, "name")), "alice");
+	assert_true(json_is_false(json_object_get(m, "admin")));
+	assert_true(json_is_array(json_object_get(m, "groups")));
+	assert_true(json_is_null(json_object_get(m, "server")));
+	assert_true(json_is_null(json_object_get(m, "pending")));
+	assert_string_equal(json_string_value(json_object_get(m, "created")), "2023-11-14T22:13:20Z");
+	assert_true(json_is_null(json_object_get(m, "last_activity")));
+	assert_int_equal(json_object_size(json_object_get(m, "servers")), 0);
+	json_decref(m);
+
+	m = hub__user_model(&u, &s);
+	assert_string_equal(json_string_value(json_object_get(m, "pending")), "spawn");
+	assert_true(json_is_null(json_object_get(m, "server")));
+	srv = json_object_get(json_object_get(m, "servers"), "");
+	assert_non_null(srv);
+	assert_string_equal(json_string_value(json_object_get(srv, "name")), "");
+	assert_true(json_is_false(json_object_get(srv, "ready")));
+	assert_string_equal(json_string_value(json_object_get(srv, "pending")), "spawn");
+	assert_string_equal(json_string_value(json_object_get(srv, "url")), "/user/alice/");
+	assert_string_equal(json_string_value(json_object_get(srv, "progress_url")),
+			    "/hub/api/users/alice/server/progress");
+	assert_string_equal(json_string_value(json_object_get(srv, "started")), "2023-11-14T22:15:00Z");
+	assert_true(json_is_object(json_object_get(srv, "state")));
+	json_decref(m);
+
+	s.state = HUB_SRV_READY;
+	s.last_activity = 1700000200;
+	m = hub__user_model(&u, &s);
+	assert_string_equal(json_string_value(json_object_get(m, "server")), "/user/alice/");
+	assert_true(json_is_null(json_object_get(m, "pending")));
+	assert_string_equal(json_string_value(json_object_get(m, "last_activity")), "2023-11-14T22:16:40Z");
+	srv = json_object_get(json_object_get(m, "servers"), "");
+	assert_true(json_is_true(json_object_get(srv, "ready")));
+	assert_true(json_is_null(json_object_get(srv, "pending")));
+	json_decref(m);
+
+	s.stopping = true;
+	m = hub__user_model(&u, &s);
+	assert_true(json_is_null(json_object_get(m, "server")));
+	assert_string_equal(json_string_value(json_object_get(m, "pending")), "stop");
+	srv = json_object_get(json_object_get(m, "servers"), "");
+	assert_true(json_is_false(json_object_get(srv, "ready")));
+	json_decref(m);
+
+	s.stopping = false;
+	s.state = HUB_SRV_FAILED;
+	u.admin = true;
+	m = hub__user_model(&u, &s);
+	assert_true(json_is_true(json_object_get(m, "admin")));
+	assert_int_equal(json_object_size(json_object_get(m, "servers")), 0);
+	assert_true(json_is_null(json_object_get(m, "pending")));
+	json_decref(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_api_match),   cmocka_unit_test(test_user_paths),
+		cmocka_unit_test(test_urlencode_login), cmocka_unit_test(test_cookie_format),
+		cmocka_unit_test(test_auth_header), cmocka_unit_test(test_wants_html),
+		cmocka_unit_test(test_xsrf),        cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_utf8_trunc),  cmocka_unit_test(test_progress_event),
+		cmocka_unit_test(test_user_model),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
