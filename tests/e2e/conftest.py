@@ -1,0 +1,155 @@
+"""Fixtures for the nbwarden end-to-end tests (see README.md).
+
+One shared daemon (`hub`) with users alice-TAG, bob-TAG (normal) and
+carol-admin-TAG (admin) serves most tests; lifecycle and error-path tests start
+their own daemons. Daemons share runc's root (/run/nbwarden/runc) and reconcile
+it on start, so the fixtures never run two at once: starting one stops the
+other, and the shared one restarts on demand.
+"""
+
+import os
+import shutil
+
+import pytest
+
+import nbw
+
+ALL_DAEMONS = []
+
+
+def pytest_report_header(config):
+    return f"nbwarden binary: {nbw.nbwarden_bin()}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and ALL_DAEMONS:
+        d = ALL_DAEMONS[-1]
+        rep.sections.append((f"nbwarden {d.label} output (last lines)", d.log_tail(60)))
+
+
+def require_binary():
+    b = nbw.nbwarden_bin()
+    if not (os.path.isfile(b) and os.access(b, os.X_OK)):
+        pytest.fail(f"nbwarden binary not found at {b} (build with meson/ninja or set NBWARDEN_BIN)")
+    return b
+
+
+def require_root():
+    if os.geteuid() != 0:
+        pytest.skip("needs root: nbwarden serve and user/token commands run as root")
+
+
+def require_runc():
+    if shutil.which("runc") is None:
+        pytest.skip("runc is not installed")
+
+
+@pytest.fixture(scope="session")
+def nbwarden_binary():
+    return require_binary()
+
+
+def new_daemon(label, settings=None):
+    require_root()
+    require_runc()
+    require_binary()
+    d = nbw.Daemon(label, settings)
+    ALL_DAEMONS.append(d)
+    return d
+
+
+def finish_daemon(d, expect_clean=True):
+    """Stop d with SIGTERM and return a list of problems (leftovers, leaked secrets, bad exit)."""
+    problems = []
+    was_running = d.running()
+    try:
+        rc = d.stop()
+    except AssertionError as e:
+        problems.append(str(e))
+        rc = None
+    if was_running and rc not in (0, None):
+        problems.append(f"nbwarden serve exited with {rc} after SIGTERM")
+    problems += d.secret_leaks()
+    if expect_clean:
+        problems += d.leftovers()
+    if problems:
+        d.kill_everything()
+    return problems
+
+
+@pytest.fixture(scope="session")
+def _main_daemon():
+    d = new_daemon("main", {
+        "audit": {"code_max_bytes": 256},
+        "singleuser": {"pids": {"limit": 300}, "memory": {"limit": "1G"}, "cpu": {"limit": 1}},
+    })
+    tag = nbw.run_tag()
+    d.alice, d.bob, d.admin = f"alice-{tag}", f"bob-{tag}", f"carol-admin-{tag}"
+    d.write_config()
+    try:
+        d.start()
+        d.add_user(d.alice)
+        d.add_user(d.bob)
+        d.add_user(d.admin, admin=True)
+        for u in (d.alice, d.bob, d.admin):
+            d.users[u]["token"] = d.issue_token(u)
+    except BaseException:
+        d.kill_everything()
+        raise
+    yield d
+    problems = finish_daemon(d)
+    if problems:
+        pytest.fail("shared daemon teardown:\n  " + "\n  ".join(problems))
+
+
+@pytest.fixture
+def hub(_main_daemon):
+    """The shared daemon, (re)started if another test's daemon had stopped it."""
+    d = _main_daemon
+    if not d.running():
+        d.start()
+    return d
+
+
+def token_of(d, user):
+    return d.users[user]["token"]
+
+
+@pytest.fixture
+def alice_server(hub):
+    return hub.ensure_server(hub.alice, token_of(hub, hub.alice))
+
+
+@pytest.fixture
+def bob_server(hub):
+    return hub.ensure_server(hub.bob, token_of(hub, hub.bob))
+
+
+@pytest.fixture
+def alice_browser(hub):
+    """A requests.Session logged in as alice through the form."""
+    sess, r = hub.login(hub.alice)
+    assert r.status_code == 302, f"login as alice: {r.status_code} {r.text[:300]}"
+    return sess
+
+
+@pytest.fixture
+def daemon_factory():
+    """Start extra daemons (error paths, lifecycle); each is stopped and checked at the end."""
+    made = []
+
+    def make(label, settings=None):
+        d = new_daemon(label, settings)
+        made.append(d)
+        return d
+
+    yield make
+    problems = []
+    for d in made:
+        if d.proc is not None:
+            problems += [f"{d.label}: {p}" for p in finish_daemon(d)]
+    if problems:
+        pytest.fail("daemon teardown:\n  " + "\n  ".join(problems))
