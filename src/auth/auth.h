@@ -28,8 +28,11 @@ int auth_login(struct store *s, const char *user, const char *password, struct s
 /* Token: "nbw_" + 32 random bytes b64url. Stored as SHA-256 hex. */
 int auth_token_issue(struct store *s, const char *user, int64_t expires_at, const char *note,
 		     char token_out[AUTH_TOKEN_SIZE], char prefix_out[16]);
-/* 0 and *ret (user loaded) if valid and unexpired; -EPERM otherwise. */
+/* 0 and *ret (user loaded) if valid and unexpired; -EPERM otherwise
+ * (-EIO/-ENOMEM pass through: treat every r < 0 as "not authenticated"). */
 int auth_token_check(struct store *s, const char *token, int64_t now, struct store_user *ret);
+/* Revoke a token given its value; -ENOENT if it is not (or no longer) stored. */
+int auth_token_revoke(struct store *s, const char *token);
 
 /* Sessions. A hub session cookie (Path=/hub/) and, per server opened from it, a
  * server cookie (Path=/user/NAME/) bound to it; logout deletes both. */
@@ -37,7 +40,9 @@ int auth_session_create(struct store *s, const char *user, int64_t max_age, char
 			struct store_session *ret);
 int auth_session_create_server(struct store *s, const char *parent_cookie, const char *server, int64_t max_age,
 			       char cookie_out[AUTH_COOKIE_SIZE]);
-/* 0 and *ret_sess/*ret_user when the cookie names a live session of that kind. */
+/* 0 and *ret_sess and *ret_user (either may be NULL) when the cookie names a live
+ * session of that kind; -EPERM for unknown, expired, wrong-kind or malformed
+ * cookies. A SERVER session never outlives its parent hub session. */
 int auth_session_check(struct store *s, const char *cookie, int kind, int64_t now, struct store_session *ret_sess,
 		       struct store_user *ret_user);
 int auth_session_revoke(struct store *s, const char *cookie);
@@ -46,7 +51,10 @@ int auth_session_revoke(struct store *s, const char *cookie);
 bool auth_xsrf_ok(const char *expected, const char *submitted);
 
 /* Redirect targets: true only for a same-origin absolute path ("/..." but not
- * "//", "/\\", no scheme, no control chars or backslashes, <= 2048 bytes). */
+ * "//", "/\\", no scheme, no control chars or backslashes, <= 2048 bytes).
+ * Also refused: raw space and non-ASCII bytes (percent-encode them), malformed
+ * %-escapes, and %-encoded '/', '\\', '%' or control bytes. Callers pass the
+ * value after URL-decoding the query string once. */
 bool auth_next_ok(const char *next);
 
 /* CLI helpers run by the hub binary (already unprivileged). */

@@ -1,7 +1,10 @@
 /* store: the hub's SQLite state (WAL) at state_dir/hub/nbwarden.db.
  * Runs only in the unprivileged hub process (and the hub binary's CLI modes).
  * Every query is a prepared statement; secrets are stored only as hashes.
- * Returns 0 / -ENOENT / -EEXIST / -EIO (SQLite failure, logged once at debug). */
+ * Returns 0 / -ENOENT / -EEXIST / -EINVAL / -EIO (SQLite failure, logged once at debug).
+ * The file is created 0600 if absent (its directory must exist); store_open
+ * applies pending schema migrations and fails with -EPROTO if the database was
+ * written by a newer nbwarden. One struct store per thread. */
 #pragma once
 
 #include <stdbool.h>
@@ -56,8 +59,16 @@ int store_session_add(struct store *s, const char *id_hash, const struct store_s
 int store_session_get(struct store *s, const char *id_hash, int64_t now, struct store_session *ret);
 /* Deletes the session and every SERVER session whose parent it is. */
 int store_session_delete(struct store *s, const char *id_hash);
+/* Deletes every session (hub and server) of a user, e.g. after a password change. */
+int store_session_delete_user(struct store *s, const char *user);
 
 int store_token_add(struct store *s, const char *hash, const char *prefix, const char *user, int64_t expires,
 		    const char *note);
 /* -ENOENT when absent or expired. */
 int store_token_get(struct store *s, const char *hash, int64_t now, struct store_token *ret);
+/* Revoke a token by its hash; -ENOENT if there is none. */
+int store_token_delete(struct store *s, const char *hash);
+
+/* Delete expired sessions (and the server sessions bound to them) and expired
+ * tokens. Lookups already ignore expired rows; this only keeps the file small. */
+int store_purge_expired(struct store *s, int64_t now);
