@@ -11,6 +11,7 @@ enum log_level log_get_level(void) { return log_level; }
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
+static void log_vmsg(enum log_level lvl, int err, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 static void log_vmsg(enum log_level lvl, int err, const char *fmt, va_list ap)
 {
 	char line[2048];
