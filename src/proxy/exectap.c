@@ -81,10 +81,10 @@ static json_t *parse_json(struct span s)
 static void report(struct exectap *t, const char *msg_id, json_t *code, bool oversized, bool undecodable)
 {
 	struct exectap_exec e = {
-		.kernel_id = t->kernel_id,
-		.msg_id = msg_id ? msg_id : "",
-		.oversized = oversized,
-		.undecodable = undecodable,
+	    .kernel_id = t->kernel_id,
+	    .msg_id = msg_id ? msg_id : "",
+	    .oversized = oversized,
+	    .undecodable = undecodable,
 	};
 
 	if (json_is_string(code)) {
@@ -137,8 +137,8 @@ static bool inspect_legacy_json(struct exectap *t, struct span s)
 	if (!is_execute_header(header))
 		goto out;
 	content = json_object_get(msg, "content");
-	report(t, header_msg_id(header), json_is_object(content) ? json_object_get(content, "code") : NULL,
-	       false, false);
+	report(t, header_msg_id(header), json_is_object(content) ? json_object_get(content, "code") : NULL, false,
+	       false);
 	reported = true;
 out:
 	json_decref(msg);
@@ -169,7 +169,7 @@ static struct span py_slice(struct span s, uint64_t a, uint64_t b)
 		b = s.len;
 	if (b < a)
 		b = a;
-	return (struct span){ s.p + a, (size_t)(b - a) };
+	return (struct span){s.p + a, (size_t)(b - a)};
 }
 
 /* v1.kernel.websocket.jupyter.org: u64le n, n u64le offsets, then channel,
@@ -210,8 +210,8 @@ static bool inspect_v1(struct exectap *t, struct span s)
 	if (!content) {
 		report(t, header_msg_id(header), NULL, false, true);
 	} else {
-		report(t, header_msg_id(header),
-		       json_is_object(content) ? json_object_get(content, "code") : NULL, false, false);
+		report(t, header_msg_id(header), json_is_object(content) ? json_object_get(content, "code") : NULL,
+		       false, false);
 	}
 	reported = true;
 out:
@@ -245,7 +245,7 @@ static bool inspect_legacy_binary(struct exectap *t, struct span s)
 static void on_message(int opcode, const uint8_t *data, size_t len, bool oversized, void *ud)
 {
 	struct exectap *t = ud;
-	struct span s = { data, len };
+	struct span s = {data, len};
 
 	if (oversized) {
 		report(t, NULL, NULL, true, false);

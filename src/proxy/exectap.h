@@ -5,9 +5,12 @@
  * its length and SHA-256. Both wire formats: the legacy JSON text messages
  * ({"channel": "shell", "header": {"msg_type": "execute_request", "msg_id": ...},
  * "content": {"code": ...}}) and the binary v1.kernel.websocket.jupyter.org
- * format (offsets table, then channel, header, parent_header, metadata, content).
+ * format (offsets table, then channel, header, parent_header, metadata, content),
+ * and jupyter_server's legacy binary framing (JSON + buffers). Channels "shell"
+ * and "control" both count (ipykernel executes execute_request from either),
+ * and a legacy JSON message without a channel goes to shell, as in the server.
  * It never modifies the stream; on a protocol violation it stops decoding
- * (returns -EBADMSG) and the proxy keeps forwarding. */
+ * (returns -EBADMSG; see exectap_feed for what the proxy must then do). */
 #pragma once
 
 #include <stdbool.h>
@@ -18,14 +21,15 @@ struct exectap;
 
 struct exectap_exec {
 	const char *kernel_id;
-	const char *msg_id;       /* "" if absent */
-	const char *code;         /* the full code (NUL-terminated), NULL if not decodable */
+	const char *msg_id; /* "" if absent */
+	const char *code;   /* the full code (NUL-terminated), NULL if not decodable */
 	size_t code_len;
-	char sha256_hex[65];      /* of the code bytes; "" if not decodable */
-	bool oversized;           /* message exceeded max_message: code unknown, only its existence recorded */
-	bool undecodable;         /* looked like an execute_request (the bytes "execute_request" or a
-	                           * JSON \u escape) but its JSON did not parse here (NaN, huge
-	                           * numbers, invalid UTF-8 that Python tolerates): code unknown */
+	char sha256_hex[65]; /* of the code bytes; "" if not decodable */
+	bool oversized;	     /* message exceeded max_message: code unknown, only its existence recorded */
+	/* Looked like an execute_request (the bytes "execute_request" or a JSON
+	 * \u escape) but its JSON did not parse here (NaN, huge numbers, invalid
+	 * UTF-8 that Python tolerates): code unknown, existence recorded. */
+	bool undecodable;
 };
 
 typedef void (*exectap_cb)(const struct exectap_exec *exec, void *ud);

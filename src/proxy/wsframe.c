@@ -83,21 +83,23 @@ static void drop_message_buffer(struct proxy__wsframe *p)
 	p->len = p->cap = 0;
 }
 
-/* Make room for `more` payload bytes plus a terminating NUL, or mark the
- * message oversized. */
-static void reserve(struct proxy__wsframe *p, uint64_t more)
+static void mark_oversized(struct proxy__wsframe *p)
+{
+	p->msg_oversized = true;
+	drop_message_buffer(p);
+}
+
+/* Make room for n more payload bytes (that have arrived) plus a terminating
+ * NUL. Memory follows the bytes actually received, not the declared length,
+ * so a bare header cannot pin max_message bytes. */
+static void reserve(struct proxy__wsframe *p, size_t n)
 {
 	size_t need, ncap;
 	uint8_t *nbuf;
 
 	if (p->msg_oversized)
 		return;
-	if (more > p->max_message - p->len) {
-		p->msg_oversized = true;
-		drop_message_buffer(p);
-		return;
-	}
-	need = p->len + (size_t)more + 1;
+	need = p->len + n + 1; /* len + n <= max_message, checked at frame start */
 	if (need <= p->cap)
 		return;
 	ncap = p->cap ? p->cap : 256;
@@ -110,8 +112,7 @@ static void reserve(struct proxy__wsframe *p, uint64_t more)
 	nbuf = realloc(p->buf, ncap);
 	if (!nbuf) {
 		/* Out of memory: the message can only be recorded as seen. */
-		p->msg_oversized = true;
-		drop_message_buffer(p);
+		mark_oversized(p);
 		return;
 	}
 	p->buf = nbuf;
@@ -139,7 +140,7 @@ static void end_frame(struct proxy__wsframe *p, proxy__wsframe_cb cb, void *ud)
 		p->buf[p->len] = 0;
 		cb(p->msg_opcode, p->buf, p->len, false, ud);
 	} else {
-		static const uint8_t empty[1] = { 0 };
+		static const uint8_t empty[1] = {0};
 		cb(p->msg_opcode, empty, 0, false, ud);
 	}
 	p->msg_oversized = false;
@@ -177,8 +178,8 @@ static int start_payload(struct proxy__wsframe *p, proxy__wsframe_cb cb, void *u
 		p->msg_oversized = false;
 		p->len = 0;
 	}
-	if (!is_control(p->opcode))
-		reserve(p, plen);
+	if (!is_control(p->opcode) && !p->msg_oversized && plen > p->max_message - p->len)
+		mark_oversized(p);
 
 	if (plen == 0)
 		end_frame(p, cb, ud);
@@ -219,6 +220,8 @@ int proxy__wsframe_feed(struct proxy__wsframe *p, const void *data, size_t len, 
 		if ((uint64_t)n > p->payload_left)
 			n = (size_t)p->payload_left;
 
+		if (!is_control(p->opcode))
+			reserve(p, n);
 		if (!is_control(p->opcode) && !p->msg_oversized) {
 			uint8_t *out = p->buf + p->len;
 			size_t mp = p->mask_pos;

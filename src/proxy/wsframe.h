@@ -36,8 +36,8 @@ typedef void (*proxy__wsframe_cb)(int opcode, const uint8_t *data, size_t len, b
 
 struct proxy__wsframe {
 	size_t max_message;
-	int error;          /* 0, or sticky -EBADMSG */
-	bool closed;        /* close frame seen */
+	int error;   /* 0, or sticky -EBADMSG */
+	bool closed; /* close frame seen */
 
 	/* current frame header */
 	uint8_t hdr[14];
@@ -51,7 +51,7 @@ struct proxy__wsframe {
 	size_t mask_pos;
 
 	/* current data message */
-	bool in_message;    /* a data message is open (fragmented, or its only frame is streaming) */
+	bool in_message; /* a data message is open (fragmented, or its only frame is streaming) */
 	int msg_opcode;
 	bool msg_oversized;
 	uint8_t *buf;

@@ -59,7 +59,7 @@ static size_t put_frame(uint8_t *out, int b0, const uint8_t *p, size_t len, cons
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t key[4] = { 0x37, 0xfa, 0x21, 0x3d };
+	static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
 	struct exectap *t = NULL;
 	uint8_t *framed = NULL;
 	const uint8_t *stream;

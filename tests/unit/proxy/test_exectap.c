@@ -158,17 +158,17 @@ static int run_bytewise(const struct bytes *b, size_t max, struct seen *s)
 	return r;
 }
 
-#define EXEC_JSON(id, code_json)                                                                         \
-	"{\"channel\": \"shell\", \"header\": {\"msg_id\": \"" id "\", \"msg_type\": \"execute_request\", " \
-	"\"session\": \"s1\", \"username\": \"\", \"version\": \"5.3\"}, \"parent_header\": {}, "         \
+#define EXEC_JSON(id, code_json)                                                                                       \
+	"{\"channel\": \"shell\", \"header\": {\"msg_id\": \"" id "\", \"msg_type\": \"execute_request\", "            \
+	"\"session\": \"s1\", \"username\": \"\", \"version\": \"5.3\"}, \"parent_header\": {}, "                      \
 	"\"metadata\": {}, \"content\": {\"code\": " code_json ", \"silent\": false}}"
 
 /* ---- tests ---- */
 
 static void test_json_execute(void **state)
 {
-	struct bytes b = { 0 };
-	struct seen s = { 0 };
+	struct bytes b = {0};
+	struct seen s = {0};
 
 	text(&b, EXEC_JSON("m1", "\"print(1)\""));
 	assert_int_equal(run(&b, 1 << 20, &s), 0);
@@ -186,8 +186,8 @@ static void test_json_execute(void **state)
 
 static void test_split_every_boundary(void **state)
 {
-	struct bytes b = { 0 };
-	struct seen s = { 0 };
+	struct bytes b = {0};
+	struct seen s = {0};
 
 	/* two messages, the second with a 16-bit length, plus a ping between */
 	text(&b, EXEC_JSON("m1", "\"print(1)\""));
@@ -215,8 +215,8 @@ static void test_split_every_boundary(void **state)
 
 static void test_fragmented_with_ping(void **state)
 {
-	struct bytes b = { 0 };
-	struct seen s = { 0 };
+	struct bytes b = {0};
+	struct seen s = {0};
 	const char *msg = EXEC_JSON("frag", "\"print(1)\"");
 	size_t n = strlen(msg), a = n / 3, c = 2 * n / 3;
 
@@ -242,8 +242,8 @@ static void test_fragmented_with_ping(void **state)
 
 static void test_len64(void **state)
 {
-	struct bytes b = { 0 };
-	struct seen s = { 0 };
+	struct bytes b = {0};
+	struct seen s = {0};
 	size_t big = 70000;
 	char *code = malloc(big + 3), *json = malloc(big + 512);
 
@@ -276,8 +276,8 @@ static void test_len64(void **state)
 
 static void test_oversized(void **state)
 {
-	struct bytes b = { 0 };
-	struct seen s = { 0 };
+	struct bytes b = {0};
+	struct seen s = {0};
 	const char *m = EXEC_JSON("big", "\"print(1)\"");
 	size_t n = strlen(m);
 
@@ -295,7 +295,8 @@ static void test_oversized(void **state)
 
 	frame(&b, 1, 0, m, 40);
 	frame(&b, 0, F_FIN, m + 40, n - 40);
-	text(&b, "{\"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"s\"}, \"content\": {\"code\": \"print(1)\"}}");
+	text(&b, "{\"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"s\"}, \"content\": {\"code\": "
+		 "\"print(1)\"}}");
 	/* fragments that only overflow max (100) in the last one */
 	for (size_t at = 0; at <= b.len; at++) {
 		struct exectap *t = NULL;
@@ -318,9 +319,9 @@ static void test_oversized(void **state)
 
 static void expect_badmsg(struct bytes *b)
 {
-	struct seen s = { 0 };
+	struct seen s = {0};
 	struct exectap *t = NULL;
-	struct bytes good = { 0 };
+	struct bytes good = {0};
 
 	assert_int_equal(run(b, 1 << 20, &s), -EBADMSG);
 	assert_int_equal(s.n, 0);
@@ -340,9 +341,9 @@ static void expect_badmsg(struct bytes *b)
 
 static void test_framing_violations(void **state)
 {
-	struct bytes b = { 0 };
+	struct bytes b = {0};
 	const char *m = EXEC_JSON("v", "\"print(1)\"");
-	static const uint8_t len64_msb[] = { 0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4 };
+	static const uint8_t len64_msb[] = {0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
 
 	frame(&b, 1, F_FIN | F_UNMASKED, m, strlen(m));
 	expect_badmsg(&b);
@@ -354,7 +355,7 @@ static void test_framing_violations(void **state)
 	expect_badmsg(&b);
 	frame(&b, 9, 0, "x", 1); /* fragmented control frame */
 	expect_badmsg(&b);
-	char long_ping[126] = { 0 };
+	char long_ping[126] = {0};
 	frame(&b, 9, F_FIN, long_ping, sizeof(long_ping));
 	expect_badmsg(&b);
 	frame(&b, 0, F_FIN, m, strlen(m)); /* continuation with nothing to continue */
@@ -365,7 +366,7 @@ static void test_framing_violations(void **state)
 	bytes_put(&b, len64_msb, sizeof(len64_msb));
 	expect_badmsg(&b);
 	/* violation after a good message: the good one is still reported */
-	struct seen s = { 0 };
+	struct seen s = {0};
 	text(&b, m);
 	frame(&b, 2, F_FIN | F_UNMASKED, "x", 1);
 	assert_int_equal(run(&b, 1 << 20, &s), -EBADMSG);
@@ -376,8 +377,8 @@ static void test_framing_violations(void **state)
 
 static void test_close_stops(void **state)
 {
-	struct bytes b = { 0 };
-	struct seen s = { 0 };
+	struct bytes b = {0};
+	struct seen s = {0};
 
 	frame(&b, 8, F_FIN, "\x03\xe8", 2);
 	text(&b, EXEC_JSON("after-close", "\"print(1)\""));
@@ -388,8 +389,8 @@ static void test_close_stops(void **state)
 
 static int count_reports(const char *json)
 {
-	struct bytes b = { 0 };
-	struct seen s = { 0 };
+	struct bytes b = {0};
+	struct seen s = {0};
 	int n;
 
 	text(&b, json);
@@ -402,32 +403,57 @@ static int count_reports(const char *json)
 
 static void test_json_selection(void **state)
 {
-	struct bytes b = { 0 };
-	struct seen s = { 0 };
+	struct bytes b = {0};
+	struct seen s = {0};
 
 	/* not execute_request, not an executing channel, or not JSON at all */
-	assert_int_equal(count_reports("{\"channel\": \"shell\", \"header\": {\"msg_type\": \"kernel_info_request\", \"msg_id\": \"k\"}, \"content\": {}}"), 0);
-	assert_int_equal(count_reports("{\"channel\": \"shell\", \"header\": {\"msg_type\": \"comm_msg\"}, \"content\": {\"code\": \"print(1)\"}}"), 0);
-	assert_int_equal(count_reports("{\"channel\": \"iopub\", \"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"print(1)\"}}"), 0);
-	assert_int_equal(count_reports("{\"channel\": \"stdin\", \"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"print(1)\"}}"), 0);
-	assert_int_equal(count_reports("{\"channel\": 5, \"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"x\"}}"), 0);
+	assert_int_equal(count_reports("{\"channel\": \"shell\", \"header\": {\"msg_type\": \"kernel_info_request\", "
+				       "\"msg_id\": \"k\"}, \"content\": {}}"),
+			 0);
+	assert_int_equal(count_reports("{\"channel\": \"shell\", \"header\": {\"msg_type\": \"comm_msg\"}, "
+				       "\"content\": {\"code\": \"print(1)\"}}"),
+			 0);
+	assert_int_equal(count_reports("{\"channel\": \"iopub\", \"header\": {\"msg_type\": \"execute_request\"}, "
+				       "\"content\": {\"code\": \"print(1)\"}}"),
+			 0);
+	assert_int_equal(count_reports("{\"channel\": \"stdin\", \"header\": {\"msg_type\": \"execute_request\"}, "
+				       "\"content\": {\"code\": \"print(1)\"}}"),
+			 0);
+	assert_int_equal(
+	    count_reports(
+		"{\"channel\": 5, \"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"x\"}}"),
+	    0);
 	assert_int_equal(count_reports("{\"channel\": \"shell\", \"header\": \"execute_request\"}"), 0);
 	assert_int_equal(count_reports("{not json"), 0);
 	assert_int_equal(count_reports("[1, 2, 3]"), 0);
 	assert_int_equal(count_reports("null"), 0);
 	assert_int_equal(count_reports(""), 0);
-	assert_int_equal(count_reports("{\"channel\": \"shell\", \"header\": {\"msg_type\": \"comm_msg\"}} trailing"), 0);
+	assert_int_equal(count_reports("{\"channel\": \"shell\", \"header\": {\"msg_type\": \"comm_msg\"}} trailing"),
+			 0);
 
 	/* what the server does execute: no channel means shell; control executes too */
-	assert_int_equal(count_reports("{\"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"a\"}, \"content\": {\"code\": \"1\"}}"), 1);
-	assert_int_equal(count_reports("{\"channel\": null, \"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"1\"}}"), 1);
-	assert_int_equal(count_reports("{\"channel\": \"control\", \"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"1\"}}"), 1);
+	assert_int_equal(
+	    count_reports(
+		"{\"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"a\"}, \"content\": {\"code\": \"1\"}}"),
+	    1);
+	assert_int_equal(
+	    count_reports(
+		"{\"channel\": null, \"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"1\"}}"),
+	    1);
+	assert_int_equal(count_reports("{\"channel\": \"control\", \"header\": {\"msg_type\": \"execute_request\"}, "
+				       "\"content\": {\"code\": \"1\"}}"),
+			 1);
 	/* duplicate keys: the last wins, as in Python */
-	assert_int_equal(count_reports("{\"header\": {\"msg_type\": \"comm_msg\", \"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"1\"}}"), 1);
-	assert_int_equal(count_reports("{\"header\": {\"msg_type\": \"execute_request\", \"msg_type\": \"comm_msg\"}, \"content\": {\"code\": \"1\"}}"), 0);
+	assert_int_equal(count_reports("{\"header\": {\"msg_type\": \"comm_msg\", \"msg_type\": \"execute_request\"}, "
+				       "\"content\": {\"code\": \"1\"}}"),
+			 1);
+	assert_int_equal(count_reports("{\"header\": {\"msg_type\": \"execute_request\", \"msg_type\": \"comm_msg\"}, "
+				       "\"content\": {\"code\": \"1\"}}"),
+			 0);
 
 	/* escapes and NUL in code: the decoded bytes are hashed */
-	text(&b, "{\"header\": {\"msg_type\": \"execute\\u005frequest\", \"msg_id\": \"e\"}, \"content\": {\"code\": \"a\\u0000b\"}}");
+	text(&b, "{\"header\": {\"msg_type\": \"execute\\u005frequest\", \"msg_id\": \"e\"}, \"content\": {\"code\": "
+		 "\"a\\u0000b\"}}");
 	assert_int_equal(run(&b, 1 << 20, &s), 0);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.code_len, 3);
@@ -456,7 +482,8 @@ static void test_json_selection(void **state)
 	seen_reset(&s);
 
 	/* JSON Python accepts and jansson does not: existence still recorded */
-	text(&b, "{\"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"n\"}, \"content\": {\"code\": \"1\", \"x\": NaN}}");
+	text(&b, "{\"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"n\"}, \"content\": {\"code\": \"1\", "
+		 "\"x\": NaN}}");
 	assert_int_equal(run(&b, 1 << 20, &s), 0);
 	assert_int_equal(s.n, 1);
 	assert_true(s.undecodable);
@@ -465,7 +492,9 @@ static void test_json_selection(void **state)
 	seen_reset(&s);
 	assert_int_equal(count_reports("{\"header\": {\"msg_type\": \"comm_msg\"}, \"x\": NaN}"), 0);
 	/* big integers are fine */
-	assert_int_equal(count_reports("{\"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"1\", \"n\": 123456789012345678901234567890}}"), 1);
+	assert_int_equal(count_reports("{\"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": "
+				       "\"1\", \"n\": 123456789012345678901234567890}}"),
+			 1);
 }
 
 /* ---- binary formats ---- */
@@ -484,8 +513,8 @@ static void read_vector(const char *name, struct bytes *out)
 
 static void test_v1_real_vector(void **state)
 {
-	struct bytes msg = { 0 }, sha = { 0 }, b = { 0 };
-	struct seen s = { 0 };
+	struct bytes msg = {0}, sha = {0}, b = {0};
+	struct seen s = {0};
 	struct exectap *t = NULL;
 
 	read_vector("v1_execute.bin", &msg);
@@ -520,7 +549,7 @@ static void test_v1_real_vector(void **state)
 
 	/* every truncation of the message: no crash; the full one reports */
 	for (size_t cut = 0; cut < msg.len; cut++) {
-		struct bytes c = { 0 };
+		struct bytes c = {0};
 		seen_reset(&s);
 		frame(&c, 2, F_FIN, msg.p, cut);
 		assert_int_equal(run(&c, 1 << 20, &s), 0);
@@ -561,8 +590,8 @@ static void v1_build(struct bytes *out, const char *channel, const char *const p
 
 static int v1_reports(const char *channel, const char *const parts[4])
 {
-	struct bytes m = { 0 }, b = { 0 };
-	struct seen s = { 0 };
+	struct bytes m = {0}, b = {0};
+	struct seen s = {0};
 	int n;
 
 	v1_build(&m, channel, parts);
@@ -577,10 +606,11 @@ static int v1_reports(const char *channel, const char *const parts[4])
 
 static void test_v1_crafted(void **state)
 {
-	const char *const exec[4] = { "{\"msg_type\": \"execute_request\", \"msg_id\": \"c\"}", "{}", "{}", "{\"code\": \"print(1)\"}" };
-	const char *const other[4] = { "{\"msg_type\": \"kernel_info_request\"}", "{}", "{}", "{}" };
-	const char *const badjson[4] = { "{\"msg_type\": \"execute_request\"", "{}", "{}", "{}" };
-	const char *const garbage[4] = { "\x01\x02\x03", "", "", "" };
+	const char *const exec[4] = {"{\"msg_type\": \"execute_request\", \"msg_id\": \"c\"}", "{}", "{}",
+				     "{\"code\": \"print(1)\"}"};
+	const char *const other[4] = {"{\"msg_type\": \"kernel_info_request\"}", "{}", "{}", "{}"};
+	const char *const badjson[4] = {"{\"msg_type\": \"execute_request\"", "{}", "{}", "{}"};
+	const char *const garbage[4] = {"\x01\x02\x03", "", "", ""};
 
 	assert_int_equal(v1_reports("shell", exec), 1);
 	assert_int_equal(v1_reports("control", exec), 1);
@@ -592,8 +622,8 @@ static void test_v1_crafted(void **state)
 	assert_int_equal(v1_reports("shell", badjson), 1); /* undecodable, but recorded */
 
 	/* offsets past the end or reversed: Python slicing, no crash, no report */
-	struct bytes m = { 0 }, b = { 0 };
-	struct seen s = { 0 };
+	struct bytes m = {0}, b = {0};
+	struct seen s = {0};
 	put_u64le(&m, 6);
 	put_u64le(&m, 56);
 	put_u64le(&m, 61);
@@ -617,11 +647,12 @@ static void test_v1_crafted(void **state)
 
 static void test_legacy_binary(void **state)
 {
-	const char *json = "{\"channel\": \"shell\", \"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"lb\"}, "
-			   "\"parent_header\": {}, \"content\": {\"code\": \"print(1)\"}}";
-	struct bytes m = { 0 }, b = { 0 };
-	struct seen s = { 0 };
-	uint8_t hdr[12] = { 0, 0, 0, 2, 0, 0, 0, 12 };
+	const char *json =
+	    "{\"channel\": \"shell\", \"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"lb\"}, "
+	    "\"parent_header\": {}, \"content\": {\"code\": \"print(1)\"}}";
+	struct bytes m = {0}, b = {0};
+	struct seen s = {0};
+	uint8_t hdr[12] = {0, 0, 0, 2, 0, 0, 0, 12};
 	uint32_t end = (uint32_t)(12 + strlen(json));
 
 	hdr[8] = (uint8_t)(end >> 24);
@@ -655,7 +686,8 @@ static void test_match_path(void **state)
 {
 	char id[64];
 
-	assert_true(exectap_match_path("/user/alice/api/kernels/0b6b1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b/channels", id, sizeof(id)));
+	assert_true(exectap_match_path("/user/alice/api/kernels/0b6b1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b/channels", id,
+				       sizeof(id)));
 	assert_string_equal(id, "0b6b1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b");
 	assert_true(exectap_match_path("/user/bob_2/api/kernels/ABCdef/channels", id, sizeof(id)));
 	assert_string_equal(id, "ABCdef");
@@ -690,7 +722,7 @@ static void test_match_path(void **state)
 static void test_new_args(void **state)
 {
 	struct exectap *t = NULL;
-	struct seen s = { 0 };
+	struct seen s = {0};
 	char long_id[100];
 
 	assert_int_equal(exectap_new(KID, 0, on_exec, &s, &t), -EINVAL);
@@ -706,19 +738,19 @@ static void test_new_args(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_json_execute),
-		cmocka_unit_test(test_split_every_boundary),
-		cmocka_unit_test(test_fragmented_with_ping),
-		cmocka_unit_test(test_len64),
-		cmocka_unit_test(test_oversized),
-		cmocka_unit_test(test_framing_violations),
-		cmocka_unit_test(test_close_stops),
-		cmocka_unit_test(test_json_selection),
-		cmocka_unit_test(test_v1_real_vector),
-		cmocka_unit_test(test_v1_crafted),
-		cmocka_unit_test(test_legacy_binary),
-		cmocka_unit_test(test_match_path),
-		cmocka_unit_test(test_new_args),
+	    cmocka_unit_test(test_json_execute),
+	    cmocka_unit_test(test_split_every_boundary),
+	    cmocka_unit_test(test_fragmented_with_ping),
+	    cmocka_unit_test(test_len64),
+	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_framing_violations),
+	    cmocka_unit_test(test_close_stops),
+	    cmocka_unit_test(test_json_selection),
+	    cmocka_unit_test(test_v1_real_vector),
+	    cmocka_unit_test(test_v1_crafted),
+	    cmocka_unit_test(test_legacy_binary),
+	    cmocka_unit_test(test_match_path),
+	    cmocka_unit_test(test_new_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
