@@ -39,7 +39,7 @@ int hub__caller_get(struct hub *h, struct http_req *req, struct hub_caller *c)
 		if (c->via)
 			return 0;
 	}
-	if (http_req_cookie(req, HUB_SESSION_COOKIE, c->cookie, sizeof(c->cookie)) == 0 && c->cookie[0] &&
+	if (http_req_cookie(req, HUB_SESSION_COOKIE, c->cookie, sizeof(c->cookie)) >= 0 && c->cookie[0] &&
 	    auth_session_check(h->store, c->cookie, STORE_SESSION_HUB, now, &c->sess, &c->user) == 0) {
 		c->via = HUB_VIA_COOKIE;
 		return 0;
@@ -59,9 +59,13 @@ bool hub__is_api(const struct http_req *req)
 	return strcmp(req->path, "/hub/api") == 0 || str_has_prefix(req->path, "/hub/api/");
 }
 
+/* JSON for the API and for clients that do not ask for HTML; a page otherwise
+ * (also for form POSTs, whose browsers send Accept: text/html). */
 void hub__respond_error(struct hub *h, struct http_req *req, int status, const char *message)
 {
-	if (!hub__is_api(req) && hub__wants_html(req->method, http_req_header(req, "Accept")))
+	const char *accept = http_req_header(req, "Accept");
+
+	if (!hub__is_api(req) && !req->upgrade && accept && strcasestr(accept, "text/html"))
 		hub__page_error(h, req, status, message);
 	else
 		http_respond_error_json(req, status, message);
@@ -82,7 +86,7 @@ bool hub__xsrf_gate(struct hub *h, struct http_req *req, const struct hub_caller
 		.sec_fetch_site = http_req_header(req, "Sec-Fetch-Site"),
 	};
 
-	if (form && req->body && http_req_form(req, "_xsrf", fv, sizeof(fv)) == 0)
+	if (form && req->body && http_req_form(req, "_xsrf", fv, sizeof(fv)) >= 0)
 		have_form = true;
 	in.form = have_form ? fv : NULL;
 	if (hub__xsrf_check(&in, &reason) == 0)
@@ -140,7 +144,7 @@ static bool user_authenticate(struct hub *h, struct http_req *req, const char *s
 	explicit_bzero(buf, sizeof(buf));
 	if (ok)
 		return true;
-	if (http_req_cookie(req, HUB_SERVER_COOKIE, buf, sizeof(buf)) == 0 && buf[0]) {
+	if (http_req_cookie(req, HUB_SERVER_COOKIE, buf, sizeof(buf)) >= 0 && buf[0]) {
 		struct store_session sess;
 		/* the cookie is path-scoped, but check its binding to this server anyway */
 		if (auth_session_check(h->store, buf, STORE_SESSION_SERVER, now, &sess, actor) == 0 &&
@@ -154,16 +158,46 @@ static bool user_authenticate(struct hub *h, struct http_req *req, const char *s
 	return ok;
 }
 
+/* Cookie-authenticated requests: see hub__user_csrf_check. */
+static bool user_csrf_ok(struct hub *h, struct http_req *req, const char *actor)
+{
+	char ck[256], q[256];
+	const char *reason = NULL;
+	struct hub_user_csrf_input in = {
+		.method = req->method,
+		.upgrade = req->upgrade,
+		.origin = http_req_header(req, "Origin"),
+		.host = http_req_header(req, "Host"),
+		.sec_fetch_site = http_req_header(req, "Sec-Fetch-Site"),
+		.sec_fetch_mode = http_req_header(req, "Sec-Fetch-Mode"),
+		.xsrf_header = http_req_header(req, "X-XSRFToken"),
+	};
+
+	if (http_req_cookie(req, "_xsrf", ck, sizeof(ck)) >= 0)
+		in.xsrf_cookie = ck;
+	if (http_req_query(req, "_xsrf", q, sizeof(q)) >= 0)
+		in.xsrf_query = q;
+	if (hub__user_csrf_check(&in, &reason) == 0)
+		return true;
+	hub__audit(h, IPC_EV_ACCESS_DENIED, actor, req->client_ip, reason, req->path);
+	hub__respond_error(h, req, 403, reason ? reason : "Cross-site request refused");
+	return false;
+}
+
 static enum http_route route_user(struct hub *h, struct http_req *req, struct proxy_target *t)
 {
 	char name[NBW_USERNAME_MAX + 1], loc[HUB_NEXT_MAX + 64];
 	struct store_user actor;
 	struct hub_server *s;
 	bool bare, by_cookie;
-	bool browser = !req->upgrade && hub__wants_html(req->method, http_req_header(req, "Accept"));
+	const char *accept = http_req_header(req, "Accept");
 
 	if (hub__user_path_parse(req->path, name, sizeof(name), &bare) < 0) {
 		hub__respond_error(h, req, 404, "Not found");
+		return HTTP_ROUTE_DONE;
+	}
+	if (!hub__path_safe(req->path)) {
+		hub__respond_error(h, req, 400, "Invalid path");
 		return HTTP_ROUTE_DONE;
 	}
 	if (bare) {
@@ -173,6 +207,8 @@ static enum http_route route_user(struct hub *h, struct http_req *req, struct pr
 		return HTTP_ROUTE_DONE;
 	}
 	if (!user_authenticate(h, req, name, &actor, &by_cookie)) {
+		bool browser = hub__anon_is_browser(req->method, accept, http_req_header(req, "Authorization") != NULL,
+						    req->upgrade);
 		if (browser && hub__login_url(req->target, loc, sizeof(loc)) == 0)
 			http_redirect(req, loc);
 		else
@@ -184,20 +220,11 @@ static enum http_route route_user(struct hub *h, struct http_req *req, struct pr
 		hub__respond_error(h, req, 403, "You are not allowed to access this server");
 		return HTTP_ROUTE_DONE;
 	}
-	/* SameSite=Lax keeps the cookie off cross-site subrequests; refuse the rest
-	 * (state-changing methods and WebSocket upgrades) from another site too. */
-	if (by_cookie && (req->upgrade || !hub__method_safe(req->method))) {
-		const char *site = http_req_header(req, "Sec-Fetch-Site");
-		if (site && strcasecmp(site, "cross-site") == 0) {
-			hub__audit(h, IPC_EV_ACCESS_DENIED, actor.name, req->client_ip, "cross-site request",
-				   req->path);
-			hub__respond_error(h, req, 403, "Cross-site request refused");
-			return HTTP_ROUTE_DONE;
-		}
-	}
+	if (by_cookie && !user_csrf_ok(h, req, actor.name))
+		return HTTP_ROUTE_DONE;
 	s = hub__server_find(h, name);
 	if (!s || s->state != HUB_SRV_READY || s->stopping || !s->socket_path[0]) {
-		if (browser) {
+		if (by_cookie && hub__anon_is_browser(req->method, accept, false, req->upgrade)) {
 			nbw_snprintf(loc, sizeof(loc), "/hub/spawn-pending/%s", name);
 			http_redirect(req, loc);
 		} else {
@@ -420,6 +447,11 @@ static void on_tick(uv_timer_t *t)
 		hub__start_serving(h);
 	}
 	hub__ctx_tick(h, now);
+	if (now - h->last_purge_ms >= HUB_PURGE_INTERVAL_MS) {
+		h->last_purge_ms = now;
+		if (store_purge_expired(h->store, nbw_time_now()) < 0)
+			log_debug("Purging expired sessions and tokens failed");
+	}
 }
 
 int hub_run(const struct config *cfg, struct store *store, int ipc_fd, int listen_fd)
@@ -437,7 +469,7 @@ int hub_run(const struct config *cfg, struct store *store, int ipc_fd, int liste
 	h.store = store;
 	h.ipc_fd = ipc_fd;
 	h.listen_fd = listen_fd;
-	h.started_ms = h.last_keepalive_ms = nbw_time_mono_ms();
+	h.started_ms = h.last_keepalive_ms = h.last_purge_ms = nbw_time_mono_ms();
 
 	uv_timer_init(&loop, &h.tick);
 	h.tick.data = &h;

@@ -24,6 +24,7 @@ struct http_server;
 #define HUB_TOUCH_INTERVAL 30        /* seconds between store_user_touch per user */
 #define HUB_STOP_WAIT_MS 10000       /* DELETE .../server waits this long for IPC_STOPPED (JupyterHub's slow_stop_timeout) */
 #define HUB_SSE_KEEPALIVE_MS 15000
+#define HUB_PURGE_INTERVAL_MS (3600 * 1000) /* store_purge_expired */
 #define HUB_OUTQ_MAX 4096            /* queued monitor messages before we give up */
 
 /* ---- server table (fed by the monitor) ---- */
@@ -83,6 +84,7 @@ struct hub {
 	uv_signal_t sigterm, sigint;
 	uint64_t started_ms;
 	uint64_t last_keepalive_ms;
+	uint64_t last_purge_ms;
 
 	struct hub_server **servers;
 	size_t n_servers, cap_servers;
@@ -174,6 +176,32 @@ int hub__cookie_format(char *out, size_t size, const char *name, const char *val
 /* "token T" / "bearer T" (scheme case-insensitive) → T. */
 int hub__auth_header_token(const char *value, char *out, size_t size);
 bool hub__wants_html(const char *method, const char *accept);
+/* Anonymous request for /user/...: a browser to send to the login page (GET/HEAD
+ * without credentials, accepting HTML or anything) rather than an API client (403)? */
+bool hub__anon_is_browser(const char *method, const char *accept, bool has_authorization, bool upgrade);
+/* No dot segments (also %2e-encoded), no encoded '/' '\\' or NUL, no backslash. */
+bool hub__path_safe(const char *path);
+/* Origin "scheme://host[:port]" names the same host and port as the Host header. */
+bool hub__origin_matches(const char *origin, const char *host);
+/* Tornado's (Jupyter's) XSRF token formats: "2|mask|masked|ts", hex, or raw → raw token bytes. */
+int hub__tornado_xsrf_decode(const char *v, uint8_t *out, size_t size, size_t *ret_len);
+bool hub__tornado_xsrf_match(const char *cookie, const char *submitted);
+
+/* Cookie-authenticated requests to /user/NAME/: the proxy injects the server's
+ * token, so Jupyter skips its own XSRF check — the hub does it instead
+ * (double submit of Jupyter's _xsrf cookie, origin checks). */
+struct hub_user_csrf_input {
+	const char *method;
+	bool upgrade;
+	const char *origin;
+	const char *host;
+	const char *sec_fetch_site;
+	const char *sec_fetch_mode;
+	const char *xsrf_cookie;       /* Jupyter's _xsrf cookie */
+	const char *xsrf_header;       /* X-XSRFToken */
+	const char *xsrf_query;        /* ?_xsrf= */
+};
+int hub__user_csrf_check(const struct hub_user_csrf_input *in, const char **ret_reason);
 bool hub__method_safe(const char *method);
 
 struct hub_xsrf_input {

@@ -385,3 +385,248 @@ json_t *hub__user_model(const struct store_user *u, const struct hub_server *srv
 	json_object_set_new(o, "servers", servers);
 	return o;
 }
+
+bool hub__anon_is_browser(const char *method, const char *accept, bool has_authorization, bool upgrade)
+{
+	if (upgrade || has_authorization)
+		return false;
+	if (!method || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
+		return false;
+	if (!accept || !accept[0])
+		return true;
+	return strcasestr(accept, "text/html") != NULL || strstr(accept, "*/*") != NULL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int hex_decode(const char *s, size_t len, uint8_t *out, size_t size)
+{
+	if (len == 0 || len % 2 || len / 2 > size)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return (int)(len / 2);
+}
+
+int hub__tornado_xsrf_decode(const char *v, uint8_t *out, size_t size, size_t *ret_len)
+{
+	size_t vlen;
+	int n;
+
+	if (!v || !v[0])
+		return -EINVAL;
+	vlen = strlen(v);
+	if (v[0] >= '1' && v[0] <= '9' && strchr(v, '|') && strspn(v, "0123456789") == (size_t)(strchr(v, '|') - v)) {
+		/* versioned: "2|mask|masked-token|timestamp" (tornado), others unknown */
+		const char *mask = v + 2, *tok, *ts, *p;
+		uint8_t m[4];
+
+		if (strncmp(v, "2|", 2) != 0)
+			return -EINVAL;
+		p = strchr(mask, '|');
+		if (!p)
+			return -EINVAL;
+		tok = p + 1;
+		p = strchr(tok, '|');
+		if (!p)
+			return -EINVAL;
+		ts = p + 1;
+		if (!ts[0] || strspn(ts, "0123456789") != strlen(ts))
+			return -EINVAL;
+		if (hex_decode(mask, (size_t)(tok - 1 - mask), m, sizeof(m)) != 4)
+			return -EINVAL;
+		n = hex_decode(tok, (size_t)(ts - 1 - tok), out, size);
+		if (n <= 0)
+			return -EINVAL;
+		for (int i = 0; i < n; i++)
+			out[i] ^= m[i % 4];
+		*ret_len = (size_t)n;
+		return 0;
+	}
+	/* version 1: hex of the token, or the raw value */
+	n = hex_decode(v, vlen, out, size);
+	if (n > 0) {
+		*ret_len = (size_t)n;
+		return 0;
+	}
+	if (vlen > size)
+		return -EINVAL;
+	memcpy(out, v, vlen);
+	*ret_len = vlen;
+	return 0;
+}
+
+bool hub__tornado_xsrf_match(const char *cookie, const char *submitted)
+{
+	uint8_t a[128], b[128];
+	size_t alen = 0, blen = 0;
+	bool ok;
+
+	if (hub__tornado_xsrf_decode(cookie, a, sizeof(a), &alen) < 0 ||
+	    hub__tornado_xsrf_decode(submitted, b, sizeof(b), &blen) < 0)
+		return false;
+	ok = alen == blen && alen > 0 && nbw_memeq_ct(a, b, alen);
+	explicit_bzero(a, sizeof(a));
+	explicit_bzero(b, sizeof(b));
+	return ok;
+}
+
+/* "host[:port]" → host (brackets kept for IPv6) and port (0 if absent). */
+static int split_hostport(const char *s, size_t len, char *host, size_t hsize, unsigned *port)
+{
+	const char *colon = NULL;
+	size_t hlen;
+
+	if (len == 0)
+		return -EINVAL;
+	if (s[0] == '[') {
+		const char *rb = memchr(s, ']', len);
+		if (!rb)
+			return -EINVAL;
+		if ((size_t)(rb - s) + 1 < len) {
+			if (rb[1] != ':')
+				return -EINVAL;
+			colon = rb + 1;
+		}
+	} else {
+		colon = memchr(s, ':', len);
+	}
+	hlen = colon ? (size_t)(colon - s) : len;
+	if (hlen == 0 || hlen >= hsize)
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	*port = 0;
+	if (colon) {
+		char num[8];
+		uint64_t v;
+		size_t plen = len - hlen - 1;
+		if (plen == 0 || plen >= sizeof(num))
+			return -EINVAL;
+		memcpy(num, colon + 1, plen);
+		num[plen] = '\0';
+		if (nbw_parse_u64(num, 1, 65535, &v) < 0)
+			return -EINVAL;
+		*port = (unsigned)v;
+	}
+	return 0;
+}
+
+bool hub__origin_matches(const char *origin, const char *host)
+{
+	char oh[256], hh[256];
+	unsigned op, hp, def;
+	const char *rest;
+	size_t rlen;
+
+	if (!origin || !host)
+		return false;
+	if (strncasecmp(origin, "http://", 7) == 0) {
+		rest = origin + 7;
+		def = 80;
+	} else if (strncasecmp(origin, "https://", 8) == 0) {
+		rest = origin + 8;
+		def = 443;
+	} else {
+		return false; /* "null", other schemes */
+	}
+	rlen = strlen(rest);
+	if (rlen > 0 && rest[rlen - 1] == '/')
+		rlen--;
+	if (memchr(rest, '/', rlen) || memchr(rest, '@', rlen))
+		return false;
+	if (split_hostport(rest, rlen, oh, sizeof(oh), &op) < 0 || split_hostport(host, strlen(host), hh, sizeof(hh), &hp) < 0)
+		return false;
+	if (op == 0)
+		op = def;
+	if (hp == 0)
+		hp = def;
+	return strcasecmp(oh, hh) == 0 && op == hp;
+}
+
+int hub__user_csrf_check(const struct hub_user_csrf_input *in, const char **ret_reason)
+{
+	bool safe = hub__method_safe(in->method);
+	const char *reason = NULL;
+	const char *submitted;
+
+	if (safe && !in->upgrade)
+		return 0;
+	if (in->sec_fetch_site && strcasecmp(in->sec_fetch_site, "cross-site") == 0) {
+		reason = "cross-site request refused (Sec-Fetch-Site)";
+		goto refuse;
+	}
+	if (in->origin && !hub__origin_matches(in->origin, in->host)) {
+		reason = "cross-origin request refused (Origin)";
+		goto refuse;
+	}
+	if (in->upgrade && safe)
+		return 0; /* WebSockets: the origin checks above (as Jupyter's own check_origin) */
+	if (in->sec_fetch_mode && strcasecmp(in->sec_fetch_mode, "no-cors") == 0) {
+		reason = "cross-site request refused (Sec-Fetch-Mode: no-cors)";
+		goto refuse;
+	}
+	submitted = in->xsrf_header && in->xsrf_header[0] ? in->xsrf_header : in->xsrf_query;
+	if (!in->xsrf_cookie || !in->xsrf_cookie[0] || !submitted || !submitted[0]) {
+		reason = "XSRF token missing";
+		goto refuse;
+	}
+	if (!hub__tornado_xsrf_match(in->xsrf_cookie, submitted)) {
+		reason = "XSRF token mismatch";
+		goto refuse;
+	}
+	return 0;
+refuse:
+	if (ret_reason)
+		*ret_reason = reason;
+	return -EPERM;
+}
+
+static bool segment_is_dots(const char *seg, size_t len)
+{
+	size_t dots = 0;
+
+	for (size_t i = 0; i < len;) {
+		if (seg[i] == '.') {
+			dots++;
+			i++;
+		} else if (i + 2 < len && seg[i] == '%' && seg[i + 1] == '2' && (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+			dots++;
+			i += 3;
+		} else {
+			return false;
+		}
+	}
+	return dots == 1 || dots == 2;
+}
+
+bool hub__path_safe(const char *path)
+{
+	const char *p = path;
+
+	if (!path || path[0] != '/' || strchr(path, '\\'))
+		return false;
+	if (strcasestr(path, "%2f") || strcasestr(path, "%5c") || strstr(path, "%00"))
+		return false;
+	while (*p) {
+		const char *seg = ++p; /* after a '/' */
+		size_t len = strcspn(seg, "/");
+		if (segment_is_dots(seg, len))
+			return false;
+		p = seg + len;
+	}
+	return true;
+}

@@ -293,6 +293,7 @@ static void on_failed(struct hub *h, const struct ipc_failed *f)
 	nbw_strlcpy(s->message, f->message, sizeof(s->message));
 	log_info("Spawn of '%s' failed", s->user);
 	hub__notify_final(h, s->user, s, NULL);
+	hub__notify_stopped(h, s->user); /* a failed server is not running: a pending DELETE is done */
 }
 
 static void on_stopped(struct hub *h, const struct ipc_stopped *st)

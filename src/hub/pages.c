@@ -219,7 +219,7 @@ static void finish_login(struct hub *h, struct http_req *req, const struct store
 
 static void get_next(struct http_req *req, bool form, char *next, size_t size)
 {
-	if (!(form && http_req_form(req, "next", next, size) == 0) && http_req_query(req, "next", next, size) < 0)
+	if (!(form && http_req_form(req, "next", next, size) >= 0) && http_req_query(req, "next", next, size) < 0)
 		next[0] = '\0';
 	if (next[0] && !auth_next_ok(next))
 		next[0] = '\0';
@@ -285,7 +285,7 @@ static void login_post(struct hub *h, struct http_req *req)
 		return;
 	}
 	/* a previous session in this browser ends here (no fixation, no leftovers) */
-	if (http_req_cookie(req, HUB_SESSION_COOKIE, old, sizeof(old)) == 0 && old[0])
+	if (http_req_cookie(req, HUB_SESSION_COOKIE, old, sizeof(old)) >= 0 && old[0])
 		(void)auth_session_revoke(h->store, old);
 	explicit_bzero(old, sizeof(old));
 	r = auth_session_create(h->store, u.name, h->cfg->hub.cookie_max_age, cookie, &sess);

@@ -347,6 +347,126 @@ static void test_user_model(void **state)
 	json_decref(m);
 }
 
+
+static void test_anon_is_browser(void **state)
+{
+	(void)state;
+	assert_true(hub__anon_is_browser("GET", "text/html,*/*;q=0.8", false, false));
+	assert_true(hub__anon_is_browser("GET", "*/*", false, false));
+	assert_true(hub__anon_is_browser("GET", NULL, false, false));
+	assert_true(hub__anon_is_browser("HEAD", "", false, false));
+	assert_false(hub__anon_is_browser("GET", "application/json", false, false));
+	assert_false(hub__anon_is_browser("GET", "text/html", true, false));  /* carries (bad) credentials */
+	assert_false(hub__anon_is_browser("GET", "text/html", false, true));  /* WebSocket */
+	assert_false(hub__anon_is_browser("POST", "text/html", false, false));
+}
+
+static void test_path_safe(void **state)
+{
+	(void)state;
+	assert_true(hub__path_safe("/user/alice/api/status"));
+	assert_true(hub__path_safe("/user/alice/"));
+	assert_true(hub__path_safe("/user/alice/files/a.b/..c/x..y/.hidden"));
+	assert_true(hub__path_safe("/user/alice/api/contents/a%20b"));
+	assert_false(hub__path_safe("/user/alice/../bob/api/status"));
+	assert_false(hub__path_safe("/user/alice/%2e%2e/bob/api/status"));
+	assert_false(hub__path_safe("/user/alice/.%2E/bob"));
+	assert_false(hub__path_safe("/user/alice/./x"));
+	assert_false(hub__path_safe("/user/alice/.."));
+	assert_false(hub__path_safe("/user/alice/..%2fbob/api/status"));
+	assert_false(hub__path_safe("/user/alice%2F..%2Fbob/api"));
+	assert_false(hub__path_safe("/user/alice/a%5cb"));
+	assert_false(hub__path_safe("/user/alice/a\\b"));
+	assert_false(hub__path_safe("/user/alice/a%00"));
+	assert_false(hub__path_safe("user/alice/"));
+}
+
+static void test_origin(void **state)
+{
+	(void)state;
+	assert_true(hub__origin_matches("http://127.0.0.1:8000", "127.0.0.1:8000"));
+	assert_true(hub__origin_matches("http://Hub.Example:8000/", "hub.example:8000"));
+	assert_true(hub__origin_matches("https://hub.example", "hub.example"));
+	assert_true(hub__origin_matches("https://hub.example", "hub.example:443"));
+	assert_true(hub__origin_matches("http://[::1]:8000", "[::1]:8000"));
+	assert_false(hub__origin_matches("https://evil.example", "127.0.0.1:8000"));
+	assert_false(hub__origin_matches("http://127.0.0.1:8001", "127.0.0.1:8000"));
+	assert_false(hub__origin_matches("http://hub.example", "hub.example:443"));
+	assert_false(hub__origin_matches("null", "127.0.0.1:8000"));
+	assert_false(hub__origin_matches("http://127.0.0.1:8000@evil", "127.0.0.1:8000"));
+	assert_false(hub__origin_matches("http://127.0.0.1:8000/x", "127.0.0.1:8000"));
+	assert_false(hub__origin_matches("http://127.0.0.1:8000", NULL));
+	assert_false(hub__origin_matches("ws://127.0.0.1:8000", "127.0.0.1:8000"));
+}
+
+static void test_tornado_xsrf(void **state)
+{
+	uint8_t out[64];
+	size_t n = 0;
+	(void)state;
+
+	/* v2: mask 01020304 over token 00112233445566778899aabbccddeeff */
+	assert_int_equal(hub__tornado_xsrf_decode("2|01020304|0113213745576573899ba9bfcddfedfb|1700000000", out,
+						  sizeof(out), &n), 0);
+	assert_int_equal(n, 16);
+	assert_int_equal(out[0], 0x00);
+	assert_int_equal(out[1], 0x11);
+	assert_int_equal(out[15], 0xff);
+	assert_int_equal(out[5], 0x55);
+	assert_int_equal(out[10], 0xaa);
+	/* the same token, differently masked, and as v1 hex */
+	assert_true(hub__tornado_xsrf_match("2|01020304|0113213745576573899ba9bfcddfedfb|1700000000",
+					    "2|00000000|00112233445566778899aabbccddeeff|1700000001"));
+	assert_true(hub__tornado_xsrf_match("2|01020304|0113213745576573899ba9bfcddfedfb|1700000000",
+					    "00112233445566778899aabbccddeeff"));
+	assert_false(hub__tornado_xsrf_match("2|01020304|0113213745576573899ba9bfcddfedfb|1700000000",
+					     "2|00000000|00112233445566778899aabbccddeefe|1700000001"));
+	assert_true(hub__tornado_xsrf_match("plain-value", "plain-value"));
+	assert_false(hub__tornado_xsrf_match("plain-value", "plain-valuf"));
+	assert_false(hub__tornado_xsrf_match("", ""));
+	assert_false(hub__tornado_xsrf_match("3|x|y|1", "3|x|y|1")); /* unknown version */
+	assert_int_equal(hub__tornado_xsrf_decode("2|0102|00|1", out, sizeof(out), &n), -EINVAL);
+	assert_int_equal(hub__tornado_xsrf_decode("2|01020304|zz|1", out, sizeof(out), &n), -EINVAL);
+	assert_int_equal(hub__tornado_xsrf_decode("2|01020304|00|", out, sizeof(out), &n), -EINVAL);
+}
+
+static int ucsrf(const char *method, bool upgrade, const char *origin, const char *site, const char *mode,
+		 const char *cookie, const char *header, const char *query)
+{
+	struct hub_user_csrf_input in = {
+		.method = method, .upgrade = upgrade, .origin = origin, .host = "127.0.0.1:8000",
+		.sec_fetch_site = site, .sec_fetch_mode = mode, .xsrf_cookie = cookie, .xsrf_header = header,
+		.xsrf_query = query,
+	};
+	const char *reason = NULL;
+	int r = hub__user_csrf_check(&in, &reason);
+	if (r < 0)
+		assert_non_null(reason);
+	return r;
+}
+
+static void test_user_csrf(void **state)
+{
+	const char *ev = "https://evil.example", *me = "http://127.0.0.1:8000";
+	(void)state;
+	/* safe requests pass whatever their origin (top-level navigation, links) */
+	assert_int_equal(ucsrf("GET", false, ev, "cross-site", "navigate", NULL, NULL, NULL), 0);
+	/* WebSocket: origin must match */
+	assert_int_equal(ucsrf("GET", true, me, NULL, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(ucsrf("GET", true, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(ucsrf("GET", true, ev, NULL, NULL, NULL, NULL, NULL), -EPERM);
+	assert_int_equal(ucsrf("GET", true, me, "cross-site", NULL, NULL, NULL, NULL), -EPERM);
+	/* unsafe: double submit of Jupyter's _xsrf */
+	assert_int_equal(ucsrf("POST", false, NULL, NULL, NULL, "tok", "tok", NULL), 0);
+	assert_int_equal(ucsrf("POST", false, me, "same-origin", "cors", "tok", NULL, "tok"), 0);
+	assert_int_equal(ucsrf("POST", false, NULL, NULL, NULL, "tok", NULL, NULL), -EPERM);
+	assert_int_equal(ucsrf("POST", false, NULL, NULL, NULL, NULL, "tok", NULL), -EPERM);
+	assert_int_equal(ucsrf("DELETE", false, NULL, NULL, NULL, "tok", "tak", NULL), -EPERM);
+	assert_int_equal(ucsrf("PUT", false, ev, NULL, NULL, "tok", "tok", NULL), -EPERM);
+	assert_int_equal(ucsrf("POST", false, NULL, NULL, "no-cors", "tok", "tok", NULL), -EPERM);
+	assert_int_equal(ucsrf("PATCH", false, NULL, "cross-site", NULL, "tok", "tok", NULL), -EPERM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,7 +475,9 @@ int main(void)
 		cmocka_unit_test(test_auth_header), cmocka_unit_test(test_wants_html),
 		cmocka_unit_test(test_xsrf),        cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_utf8_trunc),  cmocka_unit_test(test_progress_event),
-		cmocka_unit_test(test_user_model),
+		cmocka_unit_test(test_user_model),  cmocka_unit_test(test_anon_is_browser),
+		cmocka_unit_test(test_path_safe),   cmocka_unit_test(test_origin),
+		cmocka_unit_test(test_tornado_xsrf), cmocka_unit_test(test_user_csrf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
