@@ -410,24 +410,33 @@ static void on_handle_closed(uv_handle_t *handle NBW_UNUSED)
 {
 }
 
-void hub__shutdown(struct hub *h, int exit_code)
+/* The teardown runs from its own loop iteration, never inside an http or
+ * monitor callback that might still use what it frees. */
+static void on_teardown(uv_timer_t *t)
 {
-	if (h->shutting_down)
-		return;
-	h->shutting_down = true;
-	h->exit_code = exit_code;
+	struct hub *h = t->data;
+
 	hub__ctx_close_all(h);
 	if (h->http) {
 		http_server_free(h->http);
 		h->http = NULL;
 	}
 	hub__mon_stop(h);
-	uv_timer_stop(&h->tick);
 	uv_close((uv_handle_t *)&h->tick, on_handle_closed);
 	uv_signal_stop(&h->sigterm);
 	uv_close((uv_handle_t *)&h->sigterm, on_handle_closed);
 	uv_signal_stop(&h->sigint);
 	uv_close((uv_handle_t *)&h->sigint, on_handle_closed);
+}
+
+void hub__shutdown(struct hub *h, int exit_code)
+{
+	if (h->shutting_down)
+		return;
+	h->shutting_down = true;
+	h->exit_code = exit_code;
+	uv_timer_stop(&h->tick);
+	uv_timer_start(&h->tick, on_teardown, 0, 0);
 }
 
 static void on_signal(uv_signal_t *s, int signum)

@@ -385,6 +385,8 @@ static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct hub *h = p->data;
 
+	if (h->shutting_down)
+		return;
 	if (status < 0) {
 		log_error("Monitor channel error: %s", uv_strerror(status));
 		hub__shutdown(h, 1);
