@@ -55,7 +55,9 @@ enum http_route {
 struct http_ops {
 	enum http_route (*route)(struct http_req *req, struct proxy_target *target, void *ud);
 	void (*handle)(struct http_req *req, void *ud);
-	void (*on_abort)(struct http_req *req, void *ud);                 /* may be NULL */
+	/* may be NULL; also called when the server itself ends a routed request
+	 * that was not answered (413 on an oversized buffered body, 408, abort) */
+	void (*on_abort)(struct http_req *req, void *ud);
 	/* proxy hooks (may be NULL) */
 	void (*on_activity)(const char *server_user, void *ud);          /* a request or frame for that server */
 	void (*on_execute)(const struct proxy_target *t, const char *client_ip,
@@ -87,6 +89,14 @@ int http_req_query(const struct http_req *req, const char *name, char *out, size
 /* application/x-www-form-urlencoded body field (percent-decoded, '+' = space). */
 int http_req_form(const struct http_req *req, const char *name, char *out, size_t size);
 
+/* Client side of the current request, for the proxy: HTTP/1.1 (else 1.0),
+ * chunked request body, declared Content-Length (0 if none). */
+bool http_req_http11(const struct http_req *req);
+bool http_req_chunked(const struct http_req *req);
+uint64_t http_req_content_length(const struct http_req *req);
+/* Will the connection stay open after this request's response? */
+bool http_req_keep_alive(const struct http_req *req);
+
 /* ---- responses (exactly one per request) ---- */
 /* Extra header for the coming response; -EINVAL on CR/LF/NUL or bad name. Max 32 per response. */
 int http_add_header(struct http_req *req, const char *name, const char *value);
@@ -102,6 +112,28 @@ int http_stream_start(struct http_req *req, int status, const char *content_type
 int http_stream_write(struct http_req *req, const void *data, size_t len);
 void http_stream_end(struct http_req *req);
 
+/* ---- for proxy/ only: a proxied exchange drives its client connection ----
+ * After route() returned HTTP_ROUTE_PROXY, the http module calls proxy_begin()
+ * and then feeds it the request body (proxy.h). The proxy answers through
+ * these, or with http_respond*() (e.g. 502/503), which also ends the exchange:
+ * after either http_conn_proxy_end() or an http_respond*() the proxy must not
+ * touch the connection again. */
+/* Raw bytes to the client (copied); -EPIPE once the connection is closing. */
+int http_conn_write(struct http_conn *c, const void *data, size_t len);
+/* Bytes queued to the client and not yet written (backpressure). */
+size_t http_conn_write_queued(const struct http_conn *c);
+/* The proxy can take request body again (after proxy_body_blocked()). */
+void http_conn_proxy_resume(struct http_conn *c);
+/* The exchange is over. complete: the response was queued completely (close:
+ * close the connection after it); !complete: the connection is aborted. */
+void http_conn_proxy_end(struct http_conn *c, bool complete, bool close);
+/* A 101 was forwarded: from now on the client's bytes go raw to
+ * proxy_client_data(). Returns the bytes the client already sent after the
+ * request (copy them at once). */
+int http_conn_proxy_upgrade(struct http_conn *c, const char **ret_early, size_t *ret_len);
+/* Spliced connection: stop/restart reading the client (backpressure). */
+void http_conn_read_pause(struct http_conn *c, bool pause);
+
 /* ---- pure helpers (unit tested, fuzzed) ---- */
 /* Percent-decode (plus_as_space for forms); rejects bad escapes and NUL; -EINVAL/-ENAMETOOLONG. */
 int http_urldecode(const char *in, size_t in_len, bool plus_as_space, char *out, size_t out_size);
@@ -116,7 +148,8 @@ const char *http_status_text(int status);
  * double quotes removed. Length, -ENOENT, -ENAMETOOLONG. */
 int http_cookie_get(const char *cookie_header, const char *name, char *out, size_t size);
 /* Copy a Cookie header value without the cookies for which drop(name, len) is
- * true, re-joined with "; ". out needs at most 2 * in_len + 1 bytes. Returns the
+ * true, re-joined with "; " (the input ends at in_len or a NUL). out needs at most
+ * 2 * in_len + 1 bytes. Returns the
  * output length (0: nothing left), -ENAMETOOLONG. */
 int http_cookie_filter(const char *in, size_t in_len, bool (*drop)(const char *name, size_t len), char *out,
 		       size_t size);

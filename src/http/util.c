@@ -246,7 +246,7 @@ int http_cookie_get(const char *cookie_header, const char *name, char *out, size
 int http_cookie_filter(const char *in, size_t in_len, bool (*drop)(const char *name, size_t len), char *out,
 		       size_t size)
 {
-	struct cookie_iter it = { in, in + in_len };
+	struct cookie_iter it = { in, in + strnlen(in, in_len) };
 	const char *n, *v, *raw;
 	size_t nlen, vlen, rawlen, o = 0;
 
