@@ -8,6 +8,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
 
 #include "common/common.h"
 
@@ -20,3 +22,31 @@ struct proxy_target {
 
 /* Cookie names the proxy never forwards upstream. */
 bool proxy_cookie_is_ours(const char *name, size_t len);
+
+/* ---- used by the http module ---- */
+struct http_req;
+struct http_ops;
+struct http_limits;
+struct proxy_pool; /* one per http server: idle upstream connections per socket */
+struct proxy;      /* one upstream connection and the exchange on it */
+
+int proxy_pool_new(uv_loop_t *loop, const struct http_ops *ops, void *ud, const struct http_limits *limits,
+		   struct proxy_pool **ret);
+/* Close every upstream connection; done(arg) once all are closed. */
+void proxy_pool_free(struct proxy_pool *pool, void (*done)(void *arg), void *arg);
+
+/* Forward req (route() said HTTP_ROUTE_PROXY) to t. Takes charge of answering
+ * it: *ret is the exchange, or NULL if it was answered at once (503). */
+void proxy_begin(struct proxy_pool *pool, struct http_req *req, const struct proxy_target *t, struct proxy **ret);
+/* Request body bytes as parsed (de-chunked); re-framed for the upstream. */
+void proxy_body(struct proxy *p, const void *data, size_t len);
+/* Too much is queued to the upstream: stop feeding until http_conn_proxy_resume(). */
+bool proxy_body_blocked(const struct proxy *p);
+void proxy_body_end(struct proxy *p);
+/* The client's write queue went below its low mark. */
+void proxy_client_drained(struct proxy *p);
+/* Spliced (WebSocket) client bytes / end of them. */
+void proxy_client_data(struct proxy *p, const void *data, size_t len);
+void proxy_client_eof(struct proxy *p);
+/* The client connection is going away: forget it (no http_conn_* calls after). */
+void proxy_client_gone(struct proxy *p);

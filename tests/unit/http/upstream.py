@@ -1,0 +1,114 @@
+"""Test upstream for the http/proxy unit test: a tornado server (what Jupyter
+runs on) on a unix socket. Usage: upstream.py SOCKET_PATH
+
+  /user/test/echo     JSON: method, path, headers, id of the upstream connection;
+                      answers with hop-by-hop and cookie headers to be filtered
+  /user/test/upload   streamed request body: its length and SHA-256
+  /user/test/big?n=N  N bytes of a known pattern, flushed in pieces (chunked)
+  /user/test/api/kernels/<id>/channels   WebSocket: first a JSON message with
+                      the request headers seen here, then echo
+"""
+import hashlib
+import json
+import sys
+
+import tornado.httpserver
+import tornado.ioloop
+import tornado.netutil
+import tornado.web
+import tornado.websocket
+
+
+def conn_id(handler):
+    return id(handler.request.connection.stream)
+
+
+class Echo(tornado.web.RequestHandler):
+    def _answer(self):
+        self.set_header("Content-Type", "application/json")
+        self.set_header("X-Hop-Server", "1")
+        self.set_header("Connection", "X-Hop-Server")
+        self.set_header("Keep-Alive", "timeout=5")
+        self.set_header("Proxy-Connection", "keep-alive")
+        self.add_header("Set-Cookie", "nbwarden-session=planted; Path=/")
+        self.add_header("Set-Cookie", "theirs=1; Path=/user/test/")
+        self.write(json.dumps({
+            "method": self.request.method,
+            "uri": self.request.uri,
+            "headers": [[k, v] for k, v in self.request.headers.get_all()],
+            "conn": conn_id(self),
+            "body_len": len(self.request.body or b""),
+        }))
+
+    def get(self):
+        self._answer()
+
+    def post(self):
+        self._answer()
+
+
+@tornado.web.stream_request_body
+class Upload(tornado.web.RequestHandler):
+    def prepare(self):
+        self.hash = hashlib.sha256()
+        self.n = 0
+        self.request.connection.set_max_body_size(1 << 30)
+
+    def data_received(self, chunk):
+        self.hash.update(chunk)
+        self.n += len(chunk)
+
+    def post(self):
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps({"len": self.n, "sha256": self.hash.hexdigest(),
+                               "conn": conn_id(self),
+                               "te": self.request.headers.get("Transfer-Encoding"),
+                               "cl": self.request.headers.get("Content-Length")}))
+
+    put = post
+
+
+class Big(tornado.web.RequestHandler):
+    async def get(self):
+        n = int(self.get_argument("n"))
+        self.set_header("Content-Type", "application/octet-stream")
+        sent = 0
+        while sent < n:
+            k = min(65536, n - sent)
+            self.write(bytes((sent + i) % 251 for i in range(k)))
+            await self.flush()
+            sent += k
+
+
+class Channels(tornado.websocket.WebSocketHandler):
+    def get_compression_options(self):
+        return None
+
+    def open(self, kernel_id):
+        h = self.request.headers
+        self.write_message(json.dumps({
+            "kernel": kernel_id,
+            "extensions": h.get("Sec-WebSocket-Extensions"),
+            "authorization": h.get("Authorization"),
+            "cookie": h.get("Cookie"),
+        }))
+
+    def on_message(self, message):
+        self.write_message(message, binary=isinstance(message, bytes))
+
+
+def main():
+    path = sys.argv[1]
+    app = tornado.web.Application([
+        (r"/user/test/echo", Echo),
+        (r"/user/test/upload", Upload),
+        (r"/user/test/big", Big),
+        (r"/user/test/api/kernels/([0-9a-f-]+)/channels", Channels),
+    ], websocket_max_message_size=16 << 20)
+    server = tornado.httpserver.HTTPServer(app, max_body_size=1 << 30)
+    server.add_socket(tornado.netutil.bind_unix_socket(path, mode=0o600))
+    tornado.ioloop.IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    main()
