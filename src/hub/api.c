@@ -341,7 +341,7 @@ void hub__api_dispatch(struct hub *h, struct http_req *req)
 {
 	char name[NBW_USERNAME_MAX + 1] = "";
 	enum hub_api_route route = hub__api_match(req->path, name, sizeof(name));
-	struct hub_caller c __attribute__((cleanup(hub__caller_wipe))) = { 0 };
+	struct hub_caller c __attribute__((cleanup(hub__caller_wipe))) = {0};
 	struct store_user target;
 	const char *m = req->method;
 
@@ -360,7 +360,8 @@ void hub__api_dispatch(struct hub *h, struct http_req *req)
 
 	hub__caller_get(h, req, &c);
 	if (c.via == HUB_VIA_NONE) {
-		http_respond_error_json(req, 403, c.bad_token ? "Invalid or expired token" : "Missing or invalid credentials");
+		http_respond_error_json(req, 403,
+					c.bad_token ? "Invalid or expired token" : "Missing or invalid credentials");
 		return;
 	}
 	if (!hub__xsrf_gate(h, req, &c, false))

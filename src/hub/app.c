@@ -77,13 +77,13 @@ bool hub__xsrf_gate(struct hub *h, struct http_req *req, const struct hub_caller
 	bool have_form = false;
 	const char *reason = NULL;
 	struct hub_xsrf_input in = {
-		.method = req->method,
-		.api = hub__is_api(req),
-		.via = c->via,
-		.expected = c->sess.xsrf,
-		.header = http_req_header(req, "X-XSRFToken"),
-		.sec_fetch_mode = http_req_header(req, "Sec-Fetch-Mode"),
-		.sec_fetch_site = http_req_header(req, "Sec-Fetch-Site"),
+	    .method = req->method,
+	    .api = hub__is_api(req),
+	    .via = c->via,
+	    .expected = c->sess.xsrf,
+	    .header = http_req_header(req, "X-XSRFToken"),
+	    .sec_fetch_mode = http_req_header(req, "Sec-Fetch-Mode"),
+	    .sec_fetch_site = http_req_header(req, "Sec-Fetch-Site"),
 	};
 
 	if (form && req->body && http_req_form(req, "_xsrf", fv, sizeof(fv)) >= 0)
@@ -164,13 +164,13 @@ static bool user_csrf_ok(struct hub *h, struct http_req *req, const char *actor)
 	char ck[256], q[256];
 	const char *reason = NULL;
 	struct hub_user_csrf_input in = {
-		.method = req->method,
-		.upgrade = req->upgrade,
-		.origin = http_req_header(req, "Origin"),
-		.host = http_req_header(req, "Host"),
-		.sec_fetch_site = http_req_header(req, "Sec-Fetch-Site"),
-		.sec_fetch_mode = http_req_header(req, "Sec-Fetch-Mode"),
-		.xsrf_header = http_req_header(req, "X-XSRFToken"),
+	    .method = req->method,
+	    .upgrade = req->upgrade,
+	    .origin = http_req_header(req, "Origin"),
+	    .host = http_req_header(req, "Host"),
+	    .sec_fetch_site = http_req_header(req, "Sec-Fetch-Site"),
+	    .sec_fetch_mode = http_req_header(req, "Sec-Fetch-Mode"),
+	    .xsrf_header = http_req_header(req, "X-XSRFToken"),
 	};
 
 	if (http_req_cookie(req, "_xsrf", ck, sizeof(ck)) >= 0)
@@ -329,8 +329,7 @@ static void on_activity(const char *server_user, void *ud)
 	hub__server_touch(ud, server_user);
 }
 
-static void on_execute(const struct proxy_target *t, const char *client_ip, const struct exectap_exec *exec,
-		       void *ud)
+static void on_execute(const struct proxy_target *t, const char *client_ip, const struct exectap_exec *exec, void *ud)
 {
 	struct hub *h = ud;
 	struct ipc_audit a;
@@ -373,12 +372,12 @@ static void on_upstream_error(const struct proxy_target *t, int err, void *ud)
 }
 
 static const struct http_ops hub_http_ops = {
-	.route = on_route,
-	.handle = on_handle,
-	.on_abort = on_abort,
-	.on_activity = on_activity,
-	.on_execute = on_execute,
-	.on_upstream_error = on_upstream_error,
+    .route = on_route,
+    .handle = on_handle,
+    .on_abort = on_abort,
+    .on_activity = on_activity,
+    .on_execute = on_execute,
+    .on_upstream_error = on_upstream_error,
 };
 
 /* ---- lifecycle ---- */
@@ -386,12 +385,12 @@ static const struct http_ops hub_http_ops = {
 void hub__start_serving(struct hub *h)
 {
 	struct http_limits lim = {
-		.max_header = h->cfg->hub.max_header,
-		.max_body = h->cfg->hub.max_body,
-		.max_connections = h->cfg->hub.max_connections,
-		.header_timeout_ms = 30000,
-		.keepalive_timeout_ms = 60000,
-		.secure = h->cfg->hub.cookie_secure,
+	    .max_header = h->cfg->hub.max_header,
+	    .max_body = h->cfg->hub.max_body,
+	    .max_connections = h->cfg->hub.max_connections,
+	    .header_timeout_ms = 30000,
+	    .keepalive_timeout_ms = 60000,
+	    .secure = h->cfg->hub.cookie_secure,
 	};
 	int r;
 
@@ -406,9 +405,7 @@ void hub__start_serving(struct hub *h)
 	log_info("Hub serving on %s", h->cfg->hub.bind_url);
 }
 
-static void on_handle_closed(uv_handle_t *handle NBW_UNUSED)
-{
-}
+static void on_handle_closed(uv_handle_t *handle NBW_UNUSED) {}
 
 /* The teardown runs from its own loop iteration, never inside an http or
  * monitor callback that might still use what it frees. */

@@ -21,11 +21,12 @@ struct http_server;
 #define HUB_XSRF_COOKIE "_xsrf"
 #define HUB_XSRF_SIZE 64
 #define HUB_NEXT_MAX 2048
-#define HUB_TOUCH_INTERVAL 30        /* seconds between store_user_touch per user */
-#define HUB_STOP_WAIT_MS 10000       /* DELETE .../server waits this long for IPC_STOPPED (JupyterHub's slow_stop_timeout) */
+#define HUB_TOUCH_INTERVAL 30  /* seconds between store_user_touch per user */
+#define HUB_STOP_WAIT_MS 10000 /* DELETE .../server waits this long for IPC_STOPPED (JupyterHub's slow_stop_timeout)   \
+				*/
 #define HUB_SSE_KEEPALIVE_MS 15000
 #define HUB_PURGE_INTERVAL_MS (3600 * 1000) /* store_purge_expired */
-#define HUB_OUTQ_MAX 4096            /* queued monitor messages before we give up */
+#define HUB_OUTQ_MAX 4096		    /* queued monitor messages before we give up */
 
 /* ---- server table (fed by the monitor) ---- */
 enum hub_srv_state {
@@ -36,14 +37,14 @@ enum hub_srv_state {
 
 struct hub_server {
 	char user[NBW_USERNAME_MAX + 1];
-	int state;                     /* enum hub_srv_state */
-	bool stopping;                 /* IPC_STOP sent, IPC_STOPPED not yet received */
+	int state;     /* enum hub_srv_state */
+	bool stopping; /* IPC_STOP sent, IPC_STOPPED not yet received */
 	uint32_t percent;
-	char message[512];             /* last progress message, or the failure */
-	int64_t started;               /* unix seconds, 0 unknown */
-	char token[IPC_TOKEN_SIZE];    /* never logged; wiped on free */
+	char message[512];	    /* last progress message, or the failure */
+	int64_t started;	    /* unix seconds, 0 unknown */
+	char token[IPC_TOKEN_SIZE]; /* never logged; wiped on free */
 	char socket_path[IPC_PATH_SIZE];
-	int64_t last_activity;         /* unix seconds, 0 never */
+	int64_t last_activity; /* unix seconds, 0 never */
 	int64_t last_touch_stored;
 };
 
@@ -55,7 +56,7 @@ struct hub_ctx {
 	struct hub_ctx *prev, *next;
 	struct http_req *req;
 	char user[NBW_USERNAME_MAX + 1];
-	uint64_t deadline_ms;          /* STOPWAIT */
+	uint64_t deadline_ms; /* STOPWAIT */
 };
 
 struct hub_outmsg {
@@ -77,10 +78,10 @@ struct hub {
 	int ipc_events;
 	struct hub_outmsg *out_head, *out_tail;
 	size_t out_n;
-	uint8_t *ipc_buf;              /* IPC_MAX_MSG */
+	uint8_t *ipc_buf; /* IPC_MAX_MSG */
 	bool list_done;
 
-	uv_timer_t tick;               /* 1 s: stop-wait deadlines, SSE keepalives, start fallback */
+	uv_timer_t tick; /* 1 s: stop-wait deadlines, SSE keepalives, start fallback */
 	uv_signal_t sigterm, sigint;
 	uint64_t started_ms;
 	uint64_t last_keepalive_ms;
@@ -89,7 +90,7 @@ struct hub {
 	struct hub_server **servers;
 	size_t n_servers, cap_servers;
 
-	struct hub_ctx *ctxs;          /* watchers and stop waiters */
+	struct hub_ctx *ctxs; /* watchers and stop waiters */
 
 	bool shutting_down;
 	int exit_code;
@@ -99,11 +100,11 @@ struct hub {
 enum hub_via { HUB_VIA_NONE = 0, HUB_VIA_TOKEN, HUB_VIA_COOKIE };
 
 struct hub_caller {
-	int via;                       /* enum hub_via */
-	bool bad_token;                /* an Authorization header was present but invalid */
+	int via;	/* enum hub_via */
+	bool bad_token; /* an Authorization header was present but invalid */
 	struct store_user user;
-	struct store_session sess;     /* HUB_VIA_COOKIE */
-	char cookie[80];               /* hub session cookie value (a secret; wiped) */
+	struct store_session sess; /* HUB_VIA_COOKIE */
+	char cookie[80];	   /* hub session cookie value (a secret; wiped) */
 };
 
 /* ---- app.c ---- */
@@ -156,11 +157,11 @@ void hub__server_touch(struct hub *h, const char *user);
 /* ---- logic.c: pure helpers (unit tested) ---- */
 enum hub_api_route {
 	HUB_API_NONE = 0,
-	HUB_API_ROOT,      /* /hub/api[/] */
-	HUB_API_SELF,      /* /hub/api/user */
-	HUB_API_USER,      /* /hub/api/users/NAME */
-	HUB_API_SERVER,    /* /hub/api/users/NAME/server */
-	HUB_API_PROGRESS,  /* /hub/api/users/NAME/server/progress */
+	HUB_API_ROOT,	  /* /hub/api[/] */
+	HUB_API_SELF,	  /* /hub/api/user */
+	HUB_API_USER,	  /* /hub/api/users/NAME */
+	HUB_API_SERVER,	  /* /hub/api/users/NAME/server */
+	HUB_API_PROGRESS, /* /hub/api/users/NAME/server/progress */
 };
 enum hub_api_route hub__api_match(const char *path, char *user, size_t size);
 /* path == prefix + NAME (+ optional "/"), NAME valid → 0; else -EINVAL. */
@@ -171,8 +172,8 @@ int hub__user_path_parse(const char *path, char *user, size_t size, bool *ret_ba
 bool hub__next_server(const char *next, char *user, size_t size);
 int hub__urlencode(const char *in, char *out, size_t size);
 int hub__login_url(const char *target, char *out, size_t size);
-int hub__cookie_format(char *out, size_t size, const char *name, const char *value, const char *path,
-		       int64_t max_age, bool secure);
+int hub__cookie_format(char *out, size_t size, const char *name, const char *value, const char *path, int64_t max_age,
+		       bool secure);
 /* "token T" / "bearer T" (scheme case-insensitive) → T. */
 int hub__auth_header_token(const char *value, char *out, size_t size);
 bool hub__wants_html(const char *method, const char *accept);
@@ -197,20 +198,20 @@ struct hub_user_csrf_input {
 	const char *host;
 	const char *sec_fetch_site;
 	const char *sec_fetch_mode;
-	const char *xsrf_cookie;       /* Jupyter's _xsrf cookie */
-	const char *xsrf_header;       /* X-XSRFToken */
-	const char *xsrf_query;        /* ?_xsrf= */
+	const char *xsrf_cookie; /* Jupyter's _xsrf cookie */
+	const char *xsrf_header; /* X-XSRFToken */
+	const char *xsrf_query;	 /* ?_xsrf= */
 };
 int hub__user_csrf_check(const struct hub_user_csrf_input *in, const char **ret_reason);
 bool hub__method_safe(const char *method);
 
 struct hub_xsrf_input {
 	const char *method;
-	bool api;                      /* request under /hub/api/ */
-	int via;                       /* enum hub_via */
-	const char *expected;          /* the session's xsrf */
-	const char *form;              /* _xsrf form field, NULL if absent */
-	const char *header;            /* X-XSRFToken, NULL if absent */
+	bool api;	      /* request under /hub/api/ */
+	int via;	      /* enum hub_via */
+	const char *expected; /* the session's xsrf */
+	const char *form;     /* _xsrf form field, NULL if absent */
+	const char *header;   /* X-XSRFToken, NULL if absent */
 	const char *sec_fetch_mode;
 	const char *sec_fetch_site;
 };

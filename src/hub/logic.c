@@ -152,8 +152,8 @@ int hub__login_url(const char *target, char *out, size_t size)
 	return r;
 }
 
-int hub__cookie_format(char *out, size_t size, const char *name, const char *value, const char *path,
-		       int64_t max_age, bool secure)
+int hub__cookie_format(char *out, size_t size, const char *name, const char *value, const char *path, int64_t max_age,
+		       bool secure)
 {
 	char age[96] = "";
 
@@ -231,8 +231,8 @@ int hub__xsrf_check(const struct hub_xsrf_input *in, const char **ret_reason)
 		return 0;
 	if (in->form && strlen(in->form) == elen && nbw_memeq_ct(in->form, in->expected, elen))
 		return 0;
-	reason = (in->header && in->header[0]) || (in->form && in->form[0]) ? "XSRF token mismatch"
-									    : "XSRF token missing";
+	reason =
+	    (in->header && in->header[0]) || (in->form && in->form[0]) ? "XSRF token mismatch" : "XSRF token missing";
 refuse:
 	if (ret_reason)
 		*ret_reason = reason;
@@ -548,7 +548,8 @@ bool hub__origin_matches(const char *origin, const char *host)
 		rlen--;
 	if (memchr(rest, '/', rlen) || memchr(rest, '@', rlen))
 		return false;
-	if (split_hostport(rest, rlen, oh, sizeof(oh), &op) < 0 || split_hostport(host, strlen(host), hh, sizeof(hh), &hp) < 0)
+	if (split_hostport(rest, rlen, oh, sizeof(oh), &op) < 0 ||
+	    split_hostport(host, strlen(host), hh, sizeof(hh), &hp) < 0)
 		return false;
 	if (op == 0)
 		op = def;
@@ -603,7 +604,8 @@ static bool segment_is_dots(const char *seg, size_t len)
 		if (seg[i] == '.') {
 			dots++;
 			i++;
-		} else if (i + 2 < len && seg[i] == '%' && seg[i + 1] == '2' && (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+		} else if (i + 2 < len && seg[i] == '%' && seg[i + 1] == '2' &&
+			   (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
 			dots++;
 			i += 3;
 		} else {

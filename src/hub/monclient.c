@@ -205,8 +205,7 @@ static void flush_queue(struct hub *h)
 	poll_update(h);
 }
 
-void hub__audit(struct hub *h, uint32_t event, const char *user, const char *ip, const char *reason,
-		const char *target)
+void hub__audit(struct hub *h, uint32_t event, const char *user, const char *ip, const char *reason, const char *target)
 {
 	struct ipc_audit a;
 

@@ -117,7 +117,7 @@ static void page_send(struct http_req *req, struct page *p, int status)
 
 void hub__page_error(struct hub *h NBW_UNUSED, struct http_req *req, int status, const char *message)
 {
-	struct page p = { 0 };
+	struct page p = {0};
 	char title[64];
 
 	nbw_snprintf(title, sizeof(title), "%d %s", status, http_status_text(status));
@@ -150,7 +150,7 @@ static bool xsrf_cookie_valid(const char *v)
 
 static void render_login(struct hub *h, struct http_req *req, const char *next, const char *error, int status)
 {
-	struct page p = { 0 };
+	struct page p = {0};
 	char xsrf[HUB_XSRF_SIZE];
 
 	/* double-submit token for the login form (there is no session yet) */
@@ -260,8 +260,8 @@ static void login_post(struct hub *h, struct http_req *req)
 		for (char *q = user; *q; q++)
 			*q = (char)tolower((unsigned char)*q);
 	}
-	if (http_req_cookie(req, HUB_XSRF_COOKIE, cx, sizeof(cx)) < 0 || http_req_form(req, "_xsrf", fx, sizeof(fx)) < 0 ||
-	    !cx[0] || !auth_xsrf_ok(cx, fx)) {
+	if (http_req_cookie(req, HUB_XSRF_COOKIE, cx, sizeof(cx)) < 0 ||
+	    http_req_form(req, "_xsrf", fx, sizeof(fx)) < 0 || !cx[0] || !auth_xsrf_ok(cx, fx)) {
 		hub__audit(h, IPC_EV_LOGIN_FAILURE, user, req->client_ip, "XSRF check failed", NULL);
 		render_login(h, req, next, "Your sign-in form expired. Please try again.", 403);
 		return;
@@ -310,7 +310,7 @@ static void login_post(struct hub *h, struct http_req *req)
 static void logout_get(struct hub *h, struct http_req *req)
 {
 	struct hub_caller c __attribute__((cleanup(hub__caller_wipe)));
-	struct page p = { 0 };
+	struct page p = {0};
 
 	if (hub__caller_get(h, req, &c) < 0 || c.via != HUB_VIA_COOKIE) {
 		http_redirect(req, "/hub/login");
@@ -367,7 +367,7 @@ static void stop_form(struct page *p, const struct hub_caller *c, const char *na
 static void home_get(struct hub *h, struct http_req *req)
 {
 	struct hub_caller c __attribute__((cleanup(hub__caller_wipe)));
-	struct page p = { 0 };
+	struct page p = {0};
 	const struct hub_server *s;
 	const char *name;
 
@@ -388,7 +388,9 @@ static void home_get(struct hub *h, struct http_req *req)
 		pg_puts(&p, "</p><div class=\"actions\">");
 		start_form(&p, &c, name, "Start my server");
 	} else if (s->stopping) {
-		pg_puts(&p, "Stopping&hellip;</p><div class=\"actions\"><a class=\"button\" href=\"/hub/home\">Refresh</a>");
+		pg_puts(
+		    &p,
+		    "Stopping&hellip;</p><div class=\"actions\"><a class=\"button\" href=\"/hub/home\">Refresh</a>");
 	} else if (s->state == HUB_SRV_PENDING) {
 		pg_printf(&p, "Starting (%u%%): ", s->percent);
 		pg_esc(&p, s->message);
@@ -483,7 +485,7 @@ static void spawn_pending_get(struct hub *h, struct http_req *req)
 {
 	struct hub_caller c __attribute__((cleanup(hub__caller_wipe)));
 	char name[NBW_USERNAME_MAX + 1], loc[96];
-	struct page p = { 0 };
+	struct page p = {0};
 	const struct hub_server *s;
 	bool self;
 
@@ -522,17 +524,19 @@ static void spawn_pending_get(struct hub *h, struct http_req *req)
 			pg_esc(&p, name);
 			pg_puts(&p, " is starting up");
 		}
-		pg_printf(&p, "</h1>\n<progress id=\"progress-bar\" max=\"100\" value=\"%u\">%u%%</progress>\n", s->percent,
-			  s->percent);
+		pg_printf(&p, "</h1>\n<progress id=\"progress-bar\" max=\"100\" value=\"%u\">%u%%</progress>\n",
+			  s->percent, s->percent);
 		pg_puts(&p, "<p id=\"progress-message\">");
 		pg_esc(&p, s->message);
-		pg_puts(&p, "</p>\n<ol id=\"progress-log\" class=\"log\"></ol>\n"
-			    "<div id=\"progress-failed\" class=\"error\" hidden><p>The server could not be started.</p>");
+		pg_puts(&p,
+			"</p>\n<ol id=\"progress-log\" class=\"log\"></ol>\n"
+			"<div id=\"progress-failed\" class=\"error\" hidden><p>The server could not be started.</p>");
 		start_form(&p, &c, name, "Try again");
 		pg_puts(&p, "</div>\n<noscript><p>Reload this page to follow the progress.</p></noscript></div>\n"
 			    "<script src=\"/hub/static/spawn.js\"></script>\n");
 	} else if (s && s->stopping) {
-		pg_puts(&p, "<h1>Stopping</h1><p>The server is stopping. <a href=\"/hub/home\">Back to the hub</a></p>");
+		pg_puts(&p,
+			"<h1>Stopping</h1><p>The server is stopping. <a href=\"/hub/home\">Back to the hub</a></p>");
 	} else {
 		if (s && s->state == HUB_SRV_FAILED) {
 			pg_puts(&p, "<h1>Server failed to start</h1><p class=\"error\">");

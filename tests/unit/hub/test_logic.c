@@ -140,14 +140,14 @@ static int xsrf(const char *method, bool api, int via, const char *form, const c
 		const char *site)
 {
 	struct hub_xsrf_input in = {
-		.method = method,
-		.api = api,
-		.via = via,
-		.expected = "s3cr3t-xsrf-value",
-		.form = form,
-		.header = header,
-		.sec_fetch_mode = mode,
-		.sec_fetch_site = site,
+	    .method = method,
+	    .api = api,
+	    .via = via,
+	    .expected = "s3cr3t-xsrf-value",
+	    .form = form,
+	    .header = header,
+	    .sec_fetch_mode = mode,
+	    .sec_fetch_site = site,
 	};
 	const char *reason = NULL;
 	int r = hub__xsrf_check(&in, &reason);
@@ -177,15 +177,14 @@ static void test_xsrf(void **state)
 	assert_int_equal(xsrf("DELETE", true, HUB_VIA_COOKIE, NULL, "s3cr3t-xsrf-value", NULL, NULL), 0);
 	assert_int_equal(xsrf("DELETE", true, HUB_VIA_COOKIE, NULL, "s3cr3t-xsrf-valuf", NULL, NULL), -EPERM);
 	assert_int_equal(xsrf("PUT", true, HUB_VIA_COOKIE, "s3cr3t-xsrf-val", NULL, NULL, NULL), -EPERM);
-	assert_int_equal(xsrf("PATCH", true, HUB_VIA_COOKIE, "s3cr3t-xsrf-value-and-more", NULL, NULL, NULL),
-			 -EPERM);
+	assert_int_equal(xsrf("PATCH", true, HUB_VIA_COOKIE, "s3cr3t-xsrf-value-and-more", NULL, NULL, NULL), -EPERM);
 	/* wrong header but right form field still passes */
 	assert_int_equal(xsrf("POST", false, HUB_VIA_COOKIE, "s3cr3t-xsrf-value", "nope", NULL, NULL), 0);
 
 	/* a session without an xsrf value can never pass */
 	{
-		struct hub_xsrf_input in = { .method = "POST", .via = HUB_VIA_COOKIE, .expected = "", .form = "",
-					     .header = "" };
+		struct hub_xsrf_input in = {
+		    .method = "POST", .via = HUB_VIA_COOKIE, .expected = "", .form = "", .header = ""};
 		assert_int_equal(hub__xsrf_check(&in, NULL), -EPERM);
 	}
 }
@@ -216,7 +215,7 @@ static void test_utf8_trunc(void **state)
 {
 	const char *s = "ab\xc3\xa9"
 			"c\xe2\x82\xac"; /* a b é c € */
-	size_t len = strlen(s);    /* 2 + 2 + 1 + 3 = 8 */
+	size_t len = strlen(s);		 /* 2 + 2 + 1 + 3 = 8 */
 	(void)state;
 
 	assert_int_equal(len, 8);
@@ -285,8 +284,8 @@ static void test_progress_event(void **state)
 
 static void test_user_model(void **state)
 {
-	struct store_user u = { .id = 1, .name = "alice", .admin = false, .created = 1700000000, .last_activity = 0 };
-	struct hub_server s = { .user = "alice", .state = HUB_SRV_PENDING, .percent = 20, .started = 1700000100 };
+	struct store_user u = {.id = 1, .name = "alice", .admin = false, .created = 1700000000, .last_activity = 0};
+	struct hub_server s = {.user = "alice", .state = HUB_SRV_PENDING, .percent = 20, .started = 1700000100};
 	json_t *m, *srv;
 	(void)state;
 
@@ -347,7 +346,6 @@ static void test_user_model(void **state)
 	json_decref(m);
 }
 
-
 static void test_anon_is_browser(void **state)
 {
 	(void)state;
@@ -356,8 +354,8 @@ static void test_anon_is_browser(void **state)
 	assert_true(hub__anon_is_browser("GET", NULL, false, false));
 	assert_true(hub__anon_is_browser("HEAD", "", false, false));
 	assert_false(hub__anon_is_browser("GET", "application/json", false, false));
-	assert_false(hub__anon_is_browser("GET", "text/html", true, false));  /* carries (bad) credentials */
-	assert_false(hub__anon_is_browser("GET", "text/html", false, true));  /* WebSocket */
+	assert_false(hub__anon_is_browser("GET", "text/html", true, false)); /* carries (bad) credentials */
+	assert_false(hub__anon_is_browser("GET", "text/html", false, true)); /* WebSocket */
 	assert_false(hub__anon_is_browser("POST", "text/html", false, false));
 }
 
@@ -406,8 +404,9 @@ static void test_tornado_xsrf(void **state)
 	(void)state;
 
 	/* v2: mask 01020304 over token 00112233445566778899aabbccddeeff */
-	assert_int_equal(hub__tornado_xsrf_decode("2|01020304|0113213745576573899ba9bfcddfedfb|1700000000", out,
-						  sizeof(out), &n), 0);
+	assert_int_equal(
+	    hub__tornado_xsrf_decode("2|01020304|0113213745576573899ba9bfcddfedfb|1700000000", out, sizeof(out), &n),
+	    0);
 	assert_int_equal(n, 16);
 	assert_int_equal(out[0], 0x00);
 	assert_int_equal(out[1], 0x11);
@@ -434,9 +433,15 @@ static int ucsrf(const char *method, bool upgrade, const char *origin, const cha
 		 const char *cookie, const char *header, const char *query)
 {
 	struct hub_user_csrf_input in = {
-		.method = method, .upgrade = upgrade, .origin = origin, .host = "127.0.0.1:8000",
-		.sec_fetch_site = site, .sec_fetch_mode = mode, .xsrf_cookie = cookie, .xsrf_header = header,
-		.xsrf_query = query,
+	    .method = method,
+	    .upgrade = upgrade,
+	    .origin = origin,
+	    .host = "127.0.0.1:8000",
+	    .sec_fetch_site = site,
+	    .sec_fetch_mode = mode,
+	    .xsrf_cookie = cookie,
+	    .xsrf_header = header,
+	    .xsrf_query = query,
 	};
 	const char *reason = NULL;
 	int r = hub__user_csrf_check(&in, &reason);
@@ -470,14 +475,22 @@ static void test_user_csrf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_api_match),   cmocka_unit_test(test_user_paths),
-		cmocka_unit_test(test_urlencode_login), cmocka_unit_test(test_cookie_format),
-		cmocka_unit_test(test_auth_header), cmocka_unit_test(test_wants_html),
-		cmocka_unit_test(test_xsrf),        cmocka_unit_test(test_sanitize),
-		cmocka_unit_test(test_utf8_trunc),  cmocka_unit_test(test_progress_event),
-		cmocka_unit_test(test_user_model),  cmocka_unit_test(test_anon_is_browser),
-		cmocka_unit_test(test_path_safe),   cmocka_unit_test(test_origin),
-		cmocka_unit_test(test_tornado_xsrf), cmocka_unit_test(test_user_csrf),
+	    cmocka_unit_test(test_api_match),
+	    cmocka_unit_test(test_user_paths),
+	    cmocka_unit_test(test_urlencode_login),
+	    cmocka_unit_test(test_cookie_format),
+	    cmocka_unit_test(test_auth_header),
+	    cmocka_unit_test(test_wants_html),
+	    cmocka_unit_test(test_xsrf),
+	    cmocka_unit_test(test_sanitize),
+	    cmocka_unit_test(test_utf8_trunc),
+	    cmocka_unit_test(test_progress_event),
+	    cmocka_unit_test(test_user_model),
+	    cmocka_unit_test(test_anon_is_browser),
+	    cmocka_unit_test(test_path_safe),
+	    cmocka_unit_test(test_origin),
+	    cmocka_unit_test(test_tornado_xsrf),
+	    cmocka_unit_test(test_user_csrf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
