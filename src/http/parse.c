@@ -27,6 +27,10 @@ static int rp_fail(struct http__rp *p, int status)
 static int head_append(struct http__rp *p, const char *at, size_t len)
 {
 	size_t need = p->head_len + len + 1;
+	/* at may point into head itself (path and query are copied from the
+	 * target): keep it as an offset across the realloc */
+	bool inside = p->head && at >= p->head && at < p->head + p->head_cap;
+	size_t at_off = inside ? (size_t)(at - p->head) : 0;
 
 	if (need > (size_t)p->max_header + HTTP_MAX_URL + 64)
 		return -ENOBUFS;
@@ -41,6 +45,8 @@ static int head_append(struct http__rp *p, const char *at, size_t len)
 			return -ENOMEM;
 		p->head = n;
 		p->head_cap = cap;
+		if (inside)
+			at = p->head + at_off;
 	}
 	memcpy(p->head + p->head_len, at, len);
 	p->head_len += len;
@@ -150,7 +156,8 @@ static int on_headers_complete(llhttp_t *ll)
 	struct http__rp *p = rp_of(ll);
 	struct http_req *req = p->req;
 	const char *host = NULL, *upgrade = NULL, *expect = NULL;
-	size_t url_len, path_len, path_off, query_off;
+	size_t url_len, path_len, path_off, query_off, qlen = 0;
+	bool is_query;
 	char *q;
 
 	/* a field without value-complete, or no target at all */
@@ -159,19 +166,21 @@ static int on_headers_complete(llhttp_t *ll)
 	url_len = strlen(p->head);
 	if (url_len == 0 || p->head[0] != '/')
 		return rp_fail(p, 400); /* origin-form only: no absolute-form, CONNECT or '*' */
+	/* offsets, not pointers: the appends below may move the buffer */
 	q = strpbrk(p->head, "?#");
 	path_len = q ? (size_t)(q - p->head) : url_len;
+	is_query = q && *q == '?';
+	if (is_query) {
+		const char *hash = strchr(q + 1, '#');
+
+		qlen = hash ? (size_t)(hash - q - 1) : strlen(q + 1);
+	}
 	path_off = p->head_len;
 	if (head_append(p, p->head, path_len) < 0 || head_terminate(p) < 0)
 		return rp_fail(p, 431);
 	query_off = p->head_len;
-	if (q && *q == '?') {
-		const char *hash = strchr(q + 1, '#');
-		size_t qlen = hash ? (size_t)(hash - q - 1) : strlen(q + 1);
-
-		if (head_append(p, q + 1, qlen) < 0)
-			return rp_fail(p, 431);
-	}
+	if (is_query && head_append(p, p->head + path_len + 1, qlen) < 0)
+		return rp_fail(p, 431);
 	if (head_terminate(p) < 0)
 		return rp_fail(p, 431);
 

@@ -31,7 +31,7 @@
 #include "proxy/exectap.h"
 #include "proxy/proxy.h"
 
-#define PROXY_INBUF (64 * 1024)
+#define PROXY_INBUF (16 * 1024)
 #define PROXY_WRITE_HIGH (256 * 1024)
 #define PROXY_WRITE_LOW (64 * 1024)
 #define PROXY_IDLE_PER_SERVER 8
@@ -1163,7 +1163,9 @@ static void on_up_connect(uv_connect_t *req, int status)
 		up_fail(p, 502, -ENOMEM);
 		return;
 	}
-	uv_timer_start(&p->timer, on_up_timer, PROXY_RESPONSE_MS, 0);
+	uv_timer_stop(&p->timer);
+	if (p->req_done)
+		uv_timer_start(&p->timer, on_up_timer, PROXY_RESPONSE_MS, 0);
 	up_read_update(p);
 }
 
@@ -1285,10 +1287,8 @@ void proxy_begin(struct proxy_pool *pool, struct http_req *req, const struct pro
 		http_respond_error_json(req, 502, "bad gateway");
 		return;
 	}
-	if (p->connected) {
-		uv_timer_start(&p->timer, on_up_timer, PROXY_RESPONSE_MS, 0);
+	if (p->connected)
 		up_read_update(p);
-	}
 	*ret = p;
 }
 
@@ -1323,8 +1323,13 @@ void proxy_body_end(struct proxy *p)
 	if (!p->client)
 		return;
 	p->req_done = true;
-	if (p->req_chunked && up_write(p, "0\r\n\r\n", 5) < 0)
+	if (p->req_chunked && up_write(p, "0\r\n\r\n", 5) < 0) {
 		up_fail(p, 502, -EPIPE);
+		return;
+	}
+	/* the answer is due now (a long upload is not the server's delay) */
+	if (p->connected && p->state == UP_ACTIVE && !p->head_sent)
+		uv_timer_start(&p->timer, on_up_timer, PROXY_RESPONSE_MS, 0);
 }
 
 void proxy_client_drained(struct proxy *p)

@@ -1011,6 +1011,49 @@ static void test_websocket_bad_frames_close(void **state)
 	client_close(&c);
 }
 
+static void test_upstream_bad_head(void **state)
+{
+	struct resp r;
+	json_t *o;
+
+	/* a response head beyond the proxy's bound */
+	simple("GET /user/test/hugehead HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	assert_int_equal(r.status, 502);
+	o = resp_json(&r);
+	assert_int_equal(json_integer_value(json_object_get(o, "status")), 502);
+	json_decref(o);
+	assert_false(head_contains(&r, "X-Huge"));
+	resp_free(&r);
+}
+
+static void test_max_connections(void **state)
+{
+	enum { N = 64 };
+	struct client cs[N], extra;
+	struct resp r;
+	char b[16];
+
+	usleep(300000); /* connections of earlier tests finish closing */
+	for (int i = 0; i < N; i++) {
+		client_open(&cs[i]);
+		client_sends(&cs[i], "GET /hub/echo HTTP/1.1\r\nHost: a\r\n\r\n");
+		assert_int_equal(read_response(&cs[i], &r, false), 0);
+		assert_int_equal(r.status, 200);
+		resp_free(&r);
+	}
+	/* one more is accepted by the kernel and closed by the server at once */
+	client_open(&extra);
+	client_sends(&extra, "GET /hub/echo HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(recv(extra.fd, b, sizeof(b), 0) <= 0);
+	client_close(&extra);
+	for (int i = 0; i < N; i++)
+		client_close(&cs[i]);
+	usleep(300000);
+	simple("GET /hub/echo HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+}
+
 static void test_upstream_down(void **state)
 {
 	struct resp r;
@@ -1124,6 +1167,7 @@ static int teardown(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_max_connections),
 		cmocka_unit_test(test_hub_response),
 		cmocka_unit_test(test_header_injection),
 		cmocka_unit_test(test_bad_requests),
@@ -1137,6 +1181,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_websocket),
 		cmocka_unit_test(test_websocket_bad_frames_close),
 		cmocka_unit_test(test_upstream_down),
+		cmocka_unit_test(test_upstream_bad_head),
 	};
 
 	if (argc < 2) {

@@ -68,6 +68,12 @@ class Upload(tornado.web.RequestHandler):
     put = post
 
 
+class HugeHead(tornado.web.RequestHandler):
+    def get(self):
+        self.set_header("X-Huge", "h" * 70000)
+        self.write("never seen")
+
+
 class Big(tornado.web.RequestHandler):
     async def get(self):
         n = int(self.get_argument("n"))
@@ -103,6 +109,7 @@ def main():
         (r"/user/test/echo", Echo),
         (r"/user/test/upload", Upload),
         (r"/user/test/big", Big),
+        (r"/user/test/hugehead", HugeHead),
         (r"/user/test/api/kernels/([0-9a-f-]+)/channels", Channels),
     ], websocket_max_message_size=16 << 20)
     server = tornado.httpserver.HTTPServer(app, max_body_size=1 << 30)
