@@ -258,14 +258,14 @@ static const struct {
 	mode_t mode;
 	bool hub_owned;
 } state_subdirs[] = {
-	/* The hub's SQLite lives here; only the hub uid may enter. */
-	{ "hub", 0700, true },
-	/* 0711: the sandbox's mapped root must traverse to its own home/run/rootfs for
-	 * the bind mounts, and the hub to run/NAME/jupyter.sock, without listing names. */
-	{ "homes", 0711, false },
-	{ "run", 0711, false },
-	{ "bundles", 0711, false },
-	{ "logs", 0700, false },
+    /* The hub's SQLite lives here; only the hub uid may enter. */
+    {"hub", 0700, true},
+    /* 0711: the sandbox's mapped root must traverse to its own home/run/rootfs for
+     * the bind mounts, and the hub to run/NAME/jupyter.sock, without listing names. */
+    {"homes", 0711, false},
+    {"run", 0711, false},
+    {"bundles", 0711, false},
+    {"logs", 0700, false},
 };
 
 int sandbox__open_state(const struct config *cfg, int *ret_state, struct sandbox_error *err)

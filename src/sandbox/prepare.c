@@ -249,9 +249,8 @@ static int gen_etc(const struct config *cfg, int bfd, struct sandbox_error *err)
 	static const struct {
 		const char *src, *name;
 	} optional_files[] = {
-		{ "/etc/mime.types", "mime.types" },   { "/etc/protocols", "protocols" },
-		{ "/etc/services", "services" },       { "/etc/timezone", "timezone" },
-		{ "/etc/debian_version", "debian_version" },
+	    {"/etc/mime.types", "mime.types"}, {"/etc/protocols", "protocols"},		  {"/etc/services", "services"},
+	    {"/etc/timezone", "timezone"},     {"/etc/debian_version", "debian_version"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(optional_files); i++) {
 		r = copy_file_at(optional_files[i].src, efd, optional_files[i].name, COPY_TREE_FILE_MAX);
@@ -264,16 +263,15 @@ static int gen_etc(const struct config *cfg, int bfd, struct sandbox_error *err)
 	static const struct {
 		const char *src, *name;
 	} optional_links[] = {
-		{ "/etc/localtime", "localtime" },
-		{ "/etc/os-release", "os-release" },
+	    {"/etc/localtime", "localtime"},
+	    {"/etc/os-release", "os-release"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(optional_links); i++) {
 		r = copy_usr_link_at(optional_links[i].src, efd, optional_links[i].name);
 		if (r < 0 && r != -ENOENT && r != -EPERM && r != -EINVAL)
 			return sandbox__fail(err, r, "cannot link %s: %s", optional_links[i].src, strerror(-r));
 	}
-	static const char *const trees[] = { "jupyter", "python3", "python3.11", "python3.12", "python3.13",
-					     "ipython" };
+	static const char *const trees[] = {"jupyter", "python3", "python3.11", "python3.12", "python3.13", "ipython"};
 	for (size_t i = 0; i < ARRAY_SIZE(trees); i++) {
 		char src[64];
 		if (nbw_snprintf(src, sizeof(src), "/etc/%s", trees[i]) < 0)
@@ -307,7 +305,7 @@ static int gen_etc(const struct config *cfg, int bfd, struct sandbox_error *err)
 
 static int gen_rootfs(int bfd, struct sandbox_error *err)
 {
-	static const char *const dirs[] = { "proc", "dev", "sys", "usr", "etc", "home", "run" };
+	static const char *const dirs[] = {"proc", "dev", "sys", "usr", "etc", "home", "run"};
 	_cleanup_close_ int rfd = -1, hfd = -1, runfd = -1;
 	struct stat st;
 	int r;
@@ -331,12 +329,12 @@ static int gen_rootfs(int bfd, struct sandbox_error *err)
 	static const struct {
 		const char *name, *target, *host_check;
 	} links[] = {
-		{ "bin", "usr/bin", NULL },
-		{ "sbin", "usr/sbin", NULL },
-		{ "lib", "usr/lib", NULL },
-		{ "lib64", "usr/lib64", "/usr/lib64" },
-		{ "lib32", "usr/lib32", "/usr/lib32" },
-		{ "libx32", "usr/libx32", "/usr/libx32" },
+	    {"bin", "usr/bin", NULL},
+	    {"sbin", "usr/sbin", NULL},
+	    {"lib", "usr/lib", NULL},
+	    {"lib64", "usr/lib64", "/usr/lib64"},
+	    {"lib32", "usr/lib32", "/usr/lib32"},
+	    {"libx32", "usr/libx32", "/usr/libx32"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
 		if (links[i].host_check && (lstat(links[i].host_check, &st) < 0 || !S_ISDIR(st.st_mode)))

@@ -41,9 +41,9 @@ int sandbox_runtime_resolve(const struct config *cfg, char *buf, size_t size, st
 
 	if (strchr(rt, '/')) {
 		if (rt[0] != '/')
-			return sandbox__fail(err, -EINVAL,
-					     "OCI runtime '%s' must be an absolute path or a bare name (singleuser.runtime)",
-					     rt);
+			return sandbox__fail(
+			    err, -EINVAL,
+			    "OCI runtime '%s' must be an absolute path or a bare name (singleuser.runtime)", rt);
 		r = check_executable(rt);
 		if (r < 0)
 			return sandbox__fail(err, -ENOENT, "OCI runtime '%s' not found (singleuser.runtime): %s", rt,
@@ -108,9 +108,8 @@ int sandbox_argv_run(const char *runtime, const struct sandbox_paths *paths, cha
 {
 	if (!runtime || runtime[0] != '/' || !paths || !ret_argv || !container_id_valid(paths->container_id))
 		return -EINVAL;
-	const char *argv[] = { runtime,	       "--root",       SANDBOX_RUNC_ROOT, "run",
-			       "--detach",     "--bundle",     paths->bundle,     "--pid-file",
-			       paths->pid_file, paths->container_id };
+	const char *argv[] = {runtime,	  "--root",	 SANDBOX_RUNC_ROOT, "run",	     "--detach",
+			      "--bundle", paths->bundle, "--pid-file",	    paths->pid_file, paths->container_id};
 	return build_argv(argv, ARRAY_SIZE(argv), ret_argv);
 }
 
@@ -118,7 +117,24 @@ int sandbox_argv_delete(const char *runtime, const char *container_id, char ***r
 {
 	if (!runtime || runtime[0] != '/' || !ret_argv || !container_id_valid(container_id))
 		return -EINVAL;
-	const char *argv[] = { runtime, "--root", SANDBOX_RUNC_ROOT, "delete", "--force", container_id };
+	const char *argv[] = {runtime, "--root", SANDBOX_RUNC_ROOT, "delete", "--force", container_id};
+	return build_argv(argv, ARRAY_SIZE(argv), ret_argv);
+}
+
+int sandbox_argv_kill(const char *runtime, const char *container_id, const char *signal, char ***ret_argv)
+{
+	if (!runtime || runtime[0] != '/' || !ret_argv || !container_id_valid(container_id) || !signal ||
+	    (strcmp(signal, "TERM") != 0 && strcmp(signal, "KILL") != 0))
+		return -EINVAL;
+	const char *argv[] = {runtime, "--root", SANDBOX_RUNC_ROOT, "kill", container_id, signal};
+	return build_argv(argv, ARRAY_SIZE(argv), ret_argv);
+}
+
+int sandbox_argv_state(const char *runtime, const char *container_id, char ***ret_argv)
+{
+	if (!runtime || runtime[0] != '/' || !ret_argv || !container_id_valid(container_id))
+		return -EINVAL;
+	const char *argv[] = {runtime, "--root", SANDBOX_RUNC_ROOT, "state", container_id};
 	return build_argv(argv, ARRAY_SIZE(argv), ret_argv);
 }
 
@@ -153,7 +169,7 @@ int sandbox_read_pid(const struct sandbox_paths *paths, pid_t *ret_pid)
 int sandbox_probe_ready(const struct sandbox_paths *paths)
 {
 	_cleanup_close_ int dfd = -1, pfd = -1, sfd = -1;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
 	int r;
 
@@ -245,8 +261,8 @@ int sandbox_log_tail(const struct sandbox_paths *paths, char *buf, size_t size)
 		while (start > 0 && tail[start - 1] != '\n')
 			start--;
 		size_t e = end;
-		while (e > start && (tail[e - 1] == '\n' || tail[e - 1] == '\r' || tail[e - 1] == ' ' ||
-				     tail[e - 1] == '\t'))
+		while (e > start &&
+		       (tail[e - 1] == '\n' || tail[e - 1] == '\r' || tail[e - 1] == ' ' || tail[e - 1] == '\t'))
 			e--;
 		if (e > start) {
 			sanitize_line(tail + start, e - start, buf, size);

@@ -82,6 +82,13 @@ int sandbox_argv_run(const char *runtime, const struct sandbox_paths *paths, cha
 /* runtime --root SANDBOX_RUNC_ROOT delete --force ID */
 int sandbox_argv_delete(const char *runtime, const char *container_id, char ***ret_argv);
 
+/* runtime --root SANDBOX_RUNC_ROOT kill ID SIGNAL; signal is "TERM" or "KILL"
+ * (a graceful stop: Jupyter, pid 1 in the pod, handles SIGTERM; then delete --force). */
+int sandbox_argv_kill(const char *runtime, const char *container_id, const char *signal, char ***ret_argv);
+/* runtime --root SANDBOX_RUNC_ROOT state ID (prints JSON with "status" and "pid"; for
+ * reconciling leftovers after a monitor restart). */
+int sandbox_argv_state(const char *runtime, const char *container_id, char ***ret_argv);
+
 /* Read the container's init pid from paths->pid_file. */
 int sandbox_read_pid(const struct sandbox_paths *paths, pid_t *ret_pid);
 

@@ -64,7 +64,7 @@ static int add_mount(json_t *mounts, const char *dest, const char *type, const c
 	return json_array_append_new(mounts, m) < 0 ? -ENOMEM : 0;
 }
 
-#define OPTS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define OPTS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static int build_mounts(const struct config *cfg, const struct sandbox_paths *paths, json_t *mounts)
 {
@@ -108,12 +108,20 @@ static json_t *id_mapping(uint64_t host)
 }
 
 static const char *const masked_paths[] = {
-	"/proc/acpi",        "/proc/asound",      "/proc/kcore",       "/proc/keys",
-	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-	"/proc/scsi",        "/sys/firmware",     "/sys/devices/virtual/powercap",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 };
 static const char *const readonly_paths[] = {
-	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
 static int build_process(const struct config *cfg, const char *user, const char *token, json_t **ret)
@@ -139,8 +147,7 @@ static int build_process(const struct config *cfg, const char *user, const char 
 		goto out;
 
 	if ((r = push_str(env, "HOME=" SANDBOX_HOME)) < 0 || (r = push_str(env, "USER=jovyan")) < 0 ||
-	    (r = push_str(env, "LOGNAME=jovyan")) < 0 ||
-	    (r = push_str(env, "PATH=/usr/local/bin:/usr/bin:/bin")) < 0 ||
+	    (r = push_str(env, "LOGNAME=jovyan")) < 0 || (r = push_str(env, "PATH=/usr/local/bin:/usr/bin:/bin")) < 0 ||
 	    (r = push_str(env, "LANG=C.UTF-8")) < 0 || (r = push_str(env, "SHELL=/bin/sh")) < 0 ||
 	    (r = push_str(env, "JUPYTER_CONFIG_DIR=" SANDBOX_HOME "/.jupyter")) < 0 ||
 	    (r = push_str(env, "JUPYTER_RUNTIME_DIR=/tmp/jupyter-runtime")) < 0 ||
@@ -149,8 +156,8 @@ static int build_process(const struct config *cfg, const char *user, const char 
 	    (r = push_strf(env, "JUPYTER_TOKEN=%s", token)) < 0)
 		goto out;
 
-	caps = json_pack("{s:[], s:[], s:[], s:[], s:[]}", "bounding", "effective", "inheritable", "permitted",
-			 "ambient");
+	caps =
+	    json_pack("{s:[], s:[], s:[], s:[], s:[]}", "bounding", "effective", "inheritable", "permitted", "ambient");
 	proc = json_pack("{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:o, s:[{s:s, s:i, s:i}], s:b}", "terminal", 0, "user",
 			 "uid", (json_int_t)cfg->singleuser.uid, "gid", (json_int_t)cfg->singleuser.gid, "args", args,
 			 "env", env, "cwd", SANDBOX_HOME, "capabilities", caps, "rlimits", "type", "RLIMIT_NOFILE",
@@ -221,19 +228,19 @@ int sandbox_oci_spec(const struct config *cfg, const char *user, uint32_t slot, 
 	quota = (int64_t)(cfg->singleuser.cpu_limit * CPU_PERIOD_US + 0.5);
 	if (quota < 1000)
 		quota = 1000; /* the kernel's minimum CFS quota (1 ms) */
-	resources = json_pack("{s:[{s:b, s:s}], s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I}}", "devices", "allow", 0,
-			      "access", "rwm", "memory", "limit", (json_int_t)cfg->singleuser.memory_limit, "swap",
+	resources = json_pack("{s:[{s:b, s:s}], s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I}}", "devices", "allow", 0, "access",
+			      "rwm", "memory", "limit", (json_int_t)cfg->singleuser.memory_limit, "swap",
 			      (json_int_t)cfg->singleuser.memory_limit, "cpu", "quota", (json_int_t)quota, "period",
 			      (json_int_t)CPU_PERIOD_US, "pids", "limit", (json_int_t)cfg->singleuser.pids_limit);
 	if (!resources)
 		goto out;
 
-	linux_ = json_pack("{s:o, s:o, s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}], s:o, s:s, s:o, s:o, s:o}",
-			   "uidMappings", id_mapping(sandbox__range_base(cfg, slot)), "gidMappings",
-			   id_mapping(sandbox__range_base(cfg, slot)), "namespaces", "type", "pid", "type", "ipc",
-			   "type", "uts", "type", "mount", "type", "network", "type", "user", "type", "cgroup",
-			   "resources", resources, "cgroupsPath", cgpath, "maskedPaths", masked, "readonlyPaths", ro,
-			   "seccomp", seccomp);
+	linux_ =
+	    json_pack("{s:o, s:o, s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}], s:o, s:s, s:o, s:o, s:o}",
+		      "uidMappings", id_mapping(sandbox__range_base(cfg, slot)), "gidMappings",
+		      id_mapping(sandbox__range_base(cfg, slot)), "namespaces", "type", "pid", "type", "ipc", "type",
+		      "uts", "type", "mount", "type", "network", "type", "user", "type", "cgroup", "resources",
+		      resources, "cgroupsPath", cgpath, "maskedPaths", masked, "readonlyPaths", ro, "seccomp", seccomp);
 	resources = masked = ro = seccomp = NULL;
 	if (!linux_)
 		goto out;

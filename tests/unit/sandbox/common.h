@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-static char *test_default_cmd[] = { "/usr/bin/python3", "-m", "jupyter_server" };
+static char *test_default_cmd[] = {"/usr/bin/python3", "-m", "jupyter_server"};
 
 /* A struct config with the documented defaults (config.h). */
 static inline void test_config_defaults(struct config *c, const char *state_dir)

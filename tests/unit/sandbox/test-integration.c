@@ -9,6 +9,7 @@
  * `runc delete --force` leaves no process, cgroup or mount behind. */
 #include "common/common.h"
 #include "config/config.h"
+#include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
 
 #include <dirent.h>
@@ -31,21 +32,34 @@
 static int failures;
 static char g_runtime[4096];
 static char g_tmp[64];
+/* A private runc --root: a monitor started meanwhile on this machine (e2e tests)
+ * deletes every nbwarden-* container it finds in SANDBOX_RUNC_ROOT, as it should. */
+static char g_runc_root[128];
 
-#define CHECK(cond, ...)                                               \
-	do {                                                           \
-		if (cond) {                                            \
-			printf("ok   - ");                             \
-		} else {                                               \
-			printf("FAIL - ");                             \
-			failures++;                                    \
-		}                                                      \
-		printf(__VA_ARGS__);                                   \
-		printf("\n");                                          \
-		fflush(stdout);                                        \
+/* The argv builders' --root, swapped for the private one (argv is one allocation,
+ * so pointing an element elsewhere is fine). */
+static bool private_root(char **argv)
+{
+	if (!argv || strcmp(argv[1], "--root") || strcmp(argv[2], SANDBOX_RUNC_ROOT))
+		return false;
+	argv[2] = g_runc_root;
+	return true;
+}
+
+#define CHECK(cond, ...)                                                                                               \
+	do {                                                                                                           \
+		if (cond) {                                                                                            \
+			printf("ok   - ");                                                                             \
+		} else {                                                                                               \
+			printf("FAIL - ");                                                                             \
+			failures++;                                                                                    \
+		}                                                                                                      \
+		printf(__VA_ARGS__);                                                                                   \
+		printf("\n");                                                                                          \
+		fflush(stdout);                                                                                        \
 	} while (0)
 
-static char *default_cmd[] = { "/usr/bin/python3", "-m", "jupyter_server" };
+static char *default_cmd[] = {"/usr/bin/python3", "-m", "jupyter_server"};
 
 static void config_defaults(struct config *c, const char *state_dir)
 {
@@ -67,7 +81,7 @@ static void config_defaults(struct config *c, const char *state_dir)
 	c->singleuser.max_servers = 256;
 }
 
-static const char *const child_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+static const char *const child_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 
 /* Run argv with stdin /dev/null, stdout+stderr to out_fd; returns exit status. */
 static int run_cmd(char **argv, int out_fd)
@@ -93,8 +107,8 @@ static int run_cmd(char **argv, int out_fd)
 /* runc exec in the container; output captured into buf. */
 static int pod_exec(const struct sandbox_paths *p, const char *script, char *buf, size_t size)
 {
-	char *argv[] = { g_runtime, "--root", SANDBOX_RUNC_ROOT, "exec", (char *)p->container_id,
-			 "/usr/bin/python3", "-c", (char *)script, NULL };
+	char *argv[] = {g_runtime,	    "--root", g_runc_root,    "exec", (char *)p->container_id,
+			"/usr/bin/python3", "-c",     (char *)script, NULL};
 	char path[128];
 	int fd, r;
 	ssize_t n;
@@ -114,8 +128,7 @@ static int pod_exec(const struct sandbox_paths *p, const char *script, char *buf
  * HTTP status, -errno of the connect, or -EPROTO. */
 static char g_body[4096];
 
-static int http_as(uid_t uid, gid_t gid, const char *sock, const char *method, const char *path,
-		   const char *token)
+static int http_as(uid_t uid, gid_t gid, const char *sock, const char *method, const char *path, const char *token)
 {
 	int pfd[2];
 	pid_t pid;
@@ -127,7 +140,7 @@ static int http_as(uid_t uid, gid_t gid, const char *sock, const char *method, c
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		char req[2048], resp[4096];
 		int fd, code = -EPROTO;
 		size_t got = 0;
@@ -250,7 +263,7 @@ static uint64_t now_ms(void)
 
 int main(void)
 {
-	struct sandbox_error err = { 0 };
+	struct sandbox_error err = {0};
 	struct sandbox_paths p;
 	struct config cfg;
 	char state[128], token[64], buf[8192], val[256];
@@ -278,6 +291,7 @@ int main(void)
 		return 1;
 	}
 	nbw_snprintf(state, sizeof(state), "%s/state", g_tmp);
+	nbw_snprintf(g_runc_root, sizeof(g_runc_root), "%s/runc", g_tmp);
 	config_defaults(&cfg, state);
 
 	r = sandbox_runtime_resolve(&cfg, g_runtime, sizeof(g_runtime), &err);
@@ -296,7 +310,7 @@ int main(void)
 	CHECK(r == 0, "paths");
 
 	/* A leftover from an earlier crashed run of this test. */
-	if (sandbox_argv_delete(g_runtime, p.container_id, &argv) == 0) {
+	if (sandbox_argv_delete(g_runtime, p.container_id, &argv) == 0 && private_root(argv)) {
 		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		run_cmd(argv, nul);
 		close(nul);
@@ -310,7 +324,7 @@ int main(void)
 		goto out;
 
 	r = sandbox_argv_run(g_runtime, &p, &argv);
-	CHECK(r == 0, "argv_run");
+	CHECK(r == 0 && private_root(argv), "argv_run");
 	logfd = open(p.log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	t0 = now_ms();
 	r = run_cmd(argv, logfd);
@@ -362,12 +376,9 @@ int main(void)
 	CHECK(status_field(pid, "Uid", val, sizeof(val)) == 0 && !strcmp(val, want), "host Uid %s (want %s)", val,
 	      want);
 	CHECK(huid - cfg.singleuser.host_uid_base - slot * 65536 == 1000, "uid inside is 1000");
-	CHECK(status_field(pid, "CapEff", val, sizeof(val)) == 0 && !strcmp(val, "0000000000000000"), "CapEff %s",
-	      val);
-	CHECK(status_field(pid, "CapPrm", val, sizeof(val)) == 0 && !strcmp(val, "0000000000000000"), "CapPrm %s",
-	      val);
-	CHECK(status_field(pid, "CapBnd", val, sizeof(val)) == 0 && !strcmp(val, "0000000000000000"), "CapBnd %s",
-	      val);
+	CHECK(status_field(pid, "CapEff", val, sizeof(val)) == 0 && !strcmp(val, "0000000000000000"), "CapEff %s", val);
+	CHECK(status_field(pid, "CapPrm", val, sizeof(val)) == 0 && !strcmp(val, "0000000000000000"), "CapPrm %s", val);
+	CHECK(status_field(pid, "CapBnd", val, sizeof(val)) == 0 && !strcmp(val, "0000000000000000"), "CapBnd %s", val);
 	CHECK(status_field(pid, "NoNewPrivs", val, sizeof(val)) == 0 && !strcmp(val, "1"), "NoNewPrivs %s", val);
 	CHECK(status_field(pid, "Seccomp", val, sizeof(val)) == 0 && !strcmp(val, "2"), "Seccomp %s", val);
 	CHECK(status_field(pid, "Groups", val, sizeof(val)) == 0 && !strcmp(val, ""), "no supplementary groups '%s'",
@@ -383,7 +394,7 @@ int main(void)
 	{
 		struct stat st;
 		CHECK(stat(p.socket, &st) == 0 && (st.st_mode & 0777) == 0660 && st.st_gid == HUB_GID &&
-			      st.st_uid == huid,
+			  st.st_uid == huid,
 		      "socket %s mode %o uid %u gid %u", p.socket, st.st_mode & 0777, st.st_uid, st.st_gid);
 	}
 
@@ -420,7 +431,14 @@ int main(void)
 		nbw_snprintf(script, sizeof(script),
 			     "from jupyter_client import BlockingKernelClient as C\n"
 			     "c = C(connection_file='/tmp/jupyter-runtime/kernel-%s.json')\n"
-			     "c.load_connection_file(); c.start_channels(); c.wait_for_ready(timeout=30)\n"
+			     "import time\n"
+			     "c.load_connection_file(); c.start_channels()\n"
+			     /* The heartbeat reports "dead" while the kernel is still importing: retry. */
+			     "for i in range(40):\n"
+			     "    try:\n"
+			     "        c.wait_for_ready(timeout=30); break\n"
+			     "    except RuntimeError:\n"
+			     "        time.sleep(0.25)\n"
 			     "r = c.execute_interactive('print(6*7)', timeout=30)\n"
 			     "print(r['content']['status'])\n",
 			     kid);
@@ -471,25 +489,26 @@ int main(void)
 		     "libc = ctypes.CDLL(None, use_errno=True)\n"
 		     "def t(name, *a):\n"
 		     "    rc = getattr(libc, name)(*a); print(name, rc, ctypes.get_errno())\n"
-		     "t('unshare', 0x10000000)\n"          /* CLONE_NEWUSER */
+		     "t('unshare', 0x10000000)\n" /* CLONE_NEWUSER */
 		     "t('mount', b'none', b'/tmp', b'tmpfs', 0, None)\n"
-		     "t('syscall', 425, 1, 0)\n"           /* io_uring_setup */
-		     "t('syscall', 101, 0, 0, 0, 0)\n"     /* ptrace(TRACEME) */
-		     "t('syscall', 435, 0, 0)\n"           /* clone3 → ENOSYS */
-		     "t('syscall', 250, 0, 0, 0, 0)\n"     /* keyctl */
+		     "t('syscall', 425, 1, 0)\n"       /* io_uring_setup */
+		     "t('syscall', 101, 0, 0, 0, 0)\n" /* ptrace(TRACEME) */
+		     "t('syscall', 435, 0, 0)\n"       /* clone3 → ENOSYS */
+		     "t('syscall', 250, 0, 0, 0, 0)\n" /* keyctl */
 		     "pid = os.fork()\n"
 		     "if pid == 0: os._exit(0)\n"
 		     "print('fork', os.waitpid(pid, 0)[1])\n",
 		     buf, sizeof(buf));
-	CHECK(r == 0 && strstr(buf, "unshare -1 1\n") && strstr(buf, "mount -1 1\n") &&
-		      strstr(buf, "syscall -1 1\n") && strstr(buf, "syscall -1 38\n") && strstr(buf, "fork 0"),
+	CHECK(r == 0 && strstr(buf, "unshare -1 1\n") && strstr(buf, "mount -1 1\n") && strstr(buf, "syscall -1 1\n") &&
+		  strstr(buf, "syscall -1 38\n") && strstr(buf, "fork 0"),
 	      "inside: seccomp denies unshare/mount/io_uring/ptrace/keyctl, clone3 ENOSYS, fork works:\n%s", buf);
 	r = pod_exec(&p, "print(open('/proc/self/mountinfo').read())", buf, sizeof(buf));
 	CHECK(r == 0 && !strstr(buf, " / /root ") && !strstr(buf, " /var "), "inside mountinfo:\n%s", buf);
-	r = pod_exec(&p,
-		     "import os; print(open('/proc/keys','rb').read(4), open('/proc/timer_list','rb').read(4), "
-		     "os.listdir('/proc/acpi') if os.path.exists('/proc/acpi') else []); print(sorted(os.listdir('/dev')))",
-		     buf, sizeof(buf));
+	r = pod_exec(
+	    &p,
+	    "import os; print(open('/proc/keys','rb').read(4), open('/proc/timer_list','rb').read(4), "
+	    "os.listdir('/proc/acpi') if os.path.exists('/proc/acpi') else []); print(sorted(os.listdir('/dev')))",
+	    buf, sizeof(buf));
 	CHECK(r == 0 && str_has_prefix(buf, "b'' b'' []\n"), "inside: /proc/keys, timer_list, acpi masked; /dev: %s",
 	      buf);
 	r = pod_exec(&p, "import os; print(open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0])", buf,
@@ -501,11 +520,10 @@ int main(void)
 		static const struct {
 			const char *v1, *v2, *want;
 		} limits[] = {
-			{ "memory/nbwarden/" USER "/memory.limit_in_bytes", "nbwarden/" USER "/memory.max", "1073741824" },
-			{ "memory/nbwarden/" USER "/memory.memsw.limit_in_bytes", "nbwarden/" USER "/memory.swap.max",
-			  NULL },
-			{ "pids/nbwarden/" USER "/pids.max", "nbwarden/" USER "/pids.max", "512" },
-			{ "cpu/nbwarden/" USER "/cpu.cfs_quota_us", "nbwarden/" USER "/cpu.max", "100000" },
+		    {"memory/nbwarden/" USER "/memory.limit_in_bytes", "nbwarden/" USER "/memory.max", "1073741824"},
+		    {"memory/nbwarden/" USER "/memory.memsw.limit_in_bytes", "nbwarden/" USER "/memory.swap.max", NULL},
+		    {"pids/nbwarden/" USER "/pids.max", "nbwarden/" USER "/pids.max", "512"},
+		    {"cpu/nbwarden/" USER "/cpu.cfs_quota_us", "nbwarden/" USER "/cpu.max", "100000"},
 		};
 		for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
 			char path[256], *v = NULL;
@@ -529,9 +547,31 @@ int main(void)
 		}
 	}
 
-	/* ---- delete ---- */
+	/* ---- graceful stop: SIGTERM to the server (pid 1 of the pod), then delete ---- */
+	int exit_status = -1;
+	bool exited = false;
+	r = sandbox_argv_kill(g_runtime, p.container_id, "TERM", &argv);
+	CHECK(r == 0 && private_root(argv), "argv_kill");
+	{
+		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		t0 = now_ms();
+		r = run_cmd(argv, nul);
+		close(nul);
+		free(argv);
+		argv = NULL;
+		CHECK(r == 0, "runc kill TERM: %d", r);
+		while (now_ms() - t0 < 10000) {
+			if (waitpid(pid, &exit_status, WNOHANG) == pid) {
+				exited = true;
+				break;
+			}
+			usleep(10000);
+		}
+		CHECK(exited && WIFEXITED(exit_status), "server stopped on SIGTERM in %llu ms (status %d)",
+		      (unsigned long long)(now_ms() - t0), exit_status);
+	}
 	r = sandbox_argv_delete(g_runtime, p.container_id, &argv);
-	CHECK(r == 0, "argv_delete");
+	CHECK(r == 0 && private_root(argv), "argv_delete");
 	{
 		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		t0 = now_ms();
@@ -544,16 +584,15 @@ int main(void)
 	{
 		int st;
 		/* Reap: as the subreaper, the server's zombie is ours. */
-		pid_t w = waitpid(pid, &st, 0);
-		CHECK(w == pid && kill(pid, 0) < 0 && errno == ESRCH, "container process %d gone (status %d)",
-		      (int)pid, st);
+		pid_t w = exited ? pid : waitpid(pid, &st, 0);
+		CHECK(w == pid && kill(pid, 0) < 0 && errno == ESRCH, "container process %d gone", (int)pid);
 	}
 	CHECK(!cgroup_leftover(USER), "no cgroup dirs left for %s", USER);
 	CHECK(!mountinfo_mentions(g_tmp), "no host mount under %s", g_tmp);
 	{
 		char **left = NULL;
 		bool ours = false;
-		CHECK(sandbox_list_leftovers(&left) == 0, "list_leftovers");
+		CHECK(sandbox__list_prefixed(g_runc_root, &left) == 0, "list leftovers");
 		for (char **l = left; l && *l; l++)
 			if (!strcmp(*l, p.container_id))
 				ours = true;
@@ -569,7 +608,7 @@ int main(void)
 	pid = 0;
 
 out:
-	if (pid > 0 && sandbox_argv_delete(g_runtime, p.container_id, &argv) == 0) {
+	if (pid > 0 && sandbox_argv_delete(g_runtime, p.container_id, &argv) == 0 && private_root(argv)) {
 		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		run_cmd(argv, nul);
 		close(nul);

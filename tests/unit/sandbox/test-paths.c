@@ -91,7 +91,7 @@ static void test_slots(void **state)
 	struct stat st;
 
 	need_root();
-	struct sandbox_error err = { 0 };
+	struct sandbox_error err = {0};
 	assert_int_equal(sandbox_init(&cfg, &err), 0);
 	assert_int_equal(sandbox_slot_get(&cfg, "alice", &s), 0);
 	assert_int_equal(s, 0);
@@ -117,8 +117,9 @@ static void test_slots(void **state)
 	assert_int_equal(s, 2);
 
 	/* A damaged registry stops allocation instead of handing out a range twice. */
-	static const char *const bad[] = { "0 alice\n0 bob\n", "0 alice\n1 alice\n", "x alice\n", "0 Alice\n",
-					   "0  alice\n", "0 alice", "99999999999 alice\n", "0 alice\nfoo\n" };
+	static const char *const bad[] = {"0 alice\n0 bob\n",	 "0 alice\n1 alice\n", "x alice\n",
+					  "0 Alice\n",		 "0  alice\n",	       "0 alice",
+					  "99999999999 alice\n", "0 alice\nfoo\n"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		assert_int_equal(nbw_write_file_atomic(path, bad[i], strlen(bad[i]), 0600), 0);
 		if (sandbox_slot_get(&cfg, "zed", &s) != -EBADMSG)
@@ -151,13 +152,13 @@ static void assert_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	if ((st.st_mode & 07777) != mode || st.st_uid != uid || st.st_gid != gid)
-		fail_msg("%s: mode %04o uid %u gid %u, want %04o %u %u", path, st.st_mode & 07777, st.st_uid,
-			 st.st_gid, mode, uid, gid);
+		fail_msg("%s: mode %04o uid %u gid %u, want %04o %u %u", path, st.st_mode & 07777, st.st_uid, st.st_gid,
+			 mode, uid, gid);
 }
 
 static void test_init(void **state)
 {
-	struct sandbox_error err = { 0 };
+	struct sandbox_error err = {0};
 	char p[256];
 
 	need_root();
@@ -183,7 +184,7 @@ static void test_init(void **state)
 
 static void test_init_refuses(void **state)
 {
-	struct sandbox_error err = { 0 };
+	struct sandbox_error err = {0};
 	char p[256], target[256];
 
 	need_root();
@@ -234,7 +235,7 @@ static void test_init_readonly(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct sandbox_error err = { 0 };
+		struct sandbox_error err = {0};
 		char want[256];
 		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			_exit(77);
@@ -266,7 +267,7 @@ static void read_into(const char *path, char *buf, size_t size)
 
 static void test_prepare(void **state)
 {
-	struct sandbox_error err = { 0 };
+	struct sandbox_error err = {0};
 	struct sandbox_paths p;
 	static char buf[1 << 16];
 	char path[4300];
@@ -291,7 +292,7 @@ static void test_prepare(void **state)
 	assert_dir(p.bundle, 0710, 0, base);
 	snprintf(path, sizeof(path), "%s/rootfs", p.bundle);
 	assert_dir(path, 0755, 0, 0);
-	static const char *const mps[] = { "proc", "dev", "sys", "usr", "etc", "home/jovyan", "run/nbwarden" };
+	static const char *const mps[] = {"proc", "dev", "sys", "usr", "etc", "home/jovyan", "run/nbwarden"};
 	for (size_t i = 0; i < ARRAY_SIZE(mps); i++) {
 		snprintf(path, sizeof(path), "%s/rootfs/%s", p.bundle, mps[i]);
 		assert_dir(path, 0755, 0, 0);
@@ -329,7 +330,7 @@ static void test_prepare(void **state)
 	snprintf(path, sizeof(path), "%s/etc/ssl/certs", p.bundle);
 	assert_dir(path, 0755, 0, 0);
 	/* Never host secrets. */
-	static const char *const absent[] = { "shadow", "gshadow", "sudoers", "ssh", "ssl/private", "machine-id" };
+	static const char *const absent[] = {"shadow", "gshadow", "sudoers", "ssh", "ssl/private", "machine-id"};
 	for (size_t i = 0; i < ARRAY_SIZE(absent); i++) {
 		snprintf(path, sizeof(path), "%s/etc/%s", p.bundle, absent[i]);
 		assert_int_equal(lstat(path, &st), -1);
@@ -392,13 +393,13 @@ static void test_prepare(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_paths_get),
-		cmocka_unit_test(test_host_ids),
-		cmocka_unit_test_setup_teardown(test_slots, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_init, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_init_refuses, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_init_readonly, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_prepare, setup_tmp, teardown_tmp),
+	    cmocka_unit_test(test_paths_get),
+	    cmocka_unit_test(test_host_ids),
+	    cmocka_unit_test_setup_teardown(test_slots, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_init, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_init_refuses, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_init_readonly, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_prepare, setup_tmp, teardown_tmp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,7 @@ static int teardown_tmp(void **state)
 
 static void test_resolve(void **state)
 {
-	struct sandbox_error err = { 0 };
+	struct sandbox_error err = {0};
 	char buf[4096], fake[256];
 
 	cfg.singleuser.runtime = "/nope/runc";
@@ -79,10 +79,11 @@ static void test_resolve(void **state)
 static void test_argv(void **state)
 {
 	char **argv = NULL;
-	const char *want_run[] = { "/usr/sbin/runc", "--root", "/run/nbwarden/runc", "run", "--detach", "--bundle",
-				   paths.bundle,     "--pid-file", paths.pid_file,	  "nbwarden-alice" };
-	const char *want_del[] = { "/usr/sbin/runc", "--root", "/run/nbwarden/runc", "delete", "--force",
-				   "nbwarden-alice" };
+	const char *want_run[] = {"/usr/sbin/runc", "--root",	     "/run/nbwarden/runc", "run",
+				  "--detach",	    "--bundle",	     paths.bundle,	   "--pid-file",
+				  paths.pid_file,   "nbwarden-alice"};
+	const char *want_del[] = {"/usr/sbin/runc", "--root",  "/run/nbwarden/runc",
+				  "delete",	    "--force", "nbwarden-alice"};
 	size_t n;
 
 	assert_int_equal(sandbox_argv_run("/usr/sbin/runc", &paths, &argv), 0);
@@ -96,6 +97,21 @@ static void test_argv(void **state)
 		assert_string_equal(argv[n], want_del[n]);
 	assert_int_equal(n, ARRAY_SIZE(want_del));
 	free(argv);
+
+	assert_int_equal(sandbox_argv_kill("/usr/sbin/runc", "nbwarden-alice", "TERM", &argv), 0);
+	assert_string_equal(argv[3], "kill");
+	assert_string_equal(argv[4], "nbwarden-alice");
+	assert_string_equal(argv[5], "TERM");
+	assert_null(argv[6]);
+	free(argv);
+	assert_int_equal(sandbox_argv_kill("/usr/sbin/runc", "nbwarden-alice", "HUP", &argv), -EINVAL);
+	assert_int_equal(sandbox_argv_kill("/usr/sbin/runc", "nbwarden-alice", "--all", &argv), -EINVAL);
+	assert_int_equal(sandbox_argv_state("/usr/sbin/runc", "nbwarden-alice", &argv), 0);
+	assert_string_equal(argv[3], "state");
+	assert_string_equal(argv[4], "nbwarden-alice");
+	assert_null(argv[5]);
+	free(argv);
+	assert_int_equal(sandbox_argv_state("/usr/sbin/runc", "x", &argv), -EINVAL);
 
 	assert_int_equal(sandbox_argv_delete("/usr/sbin/runc", "alice", &argv), -EINVAL);
 	assert_int_equal(sandbox_argv_delete("/usr/sbin/runc", "nbwarden-../x", &argv), -EINVAL);
@@ -116,7 +132,7 @@ static void test_read_pid(void **state)
 	assert_int_equal(nbw_write_file_atomic(paths.pid_file, "777\n", 4, 0644), 0);
 	assert_int_equal(sandbox_read_pid(&paths, &pid), 0);
 	assert_int_equal(pid, 777);
-	static const char *const bad[] = { "", "0", "1", "-5", "abc", "12a", "99999999999", "4194305" };
+	static const char *const bad[] = {"", "0", "1", "-5", "abc", "12a", "99999999999", "4194305"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		assert_int_equal(nbw_write_file_atomic(paths.pid_file, bad[i], strlen(bad[i]), 0644), 0);
 		assert_int_equal(sandbox_read_pid(&paths, &pid), -EBADMSG);
@@ -126,7 +142,7 @@ static void test_read_pid(void **state)
 
 static int bind_at(const char *path, bool do_listen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
@@ -188,7 +204,7 @@ static void test_probe(void **state)
 	nbw_strlcpy(paths.run_dir, longdir, sizeof(paths.run_dir));
 	assert_int_equal(chdir(longdir), 0);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "jupyter.sock" };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "jupyter.sock"};
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(fd, 1), 0);
 	assert_int_equal(chdir("/"), 0);
@@ -240,7 +256,7 @@ static void test_log_tail(void **state)
 static void test_leftovers(void **state)
 {
 	char d[256], **v = NULL;
-	const char *names[] = { "nbwarden-alice", "nbwarden-bob", "other", "nbwarden-", "nbwarden-Bad", ".x" };
+	const char *names[] = {"nbwarden-alice", "nbwarden-bob", "other", "nbwarden-", "nbwarden-Bad", ".x"};
 
 	snprintf(d, sizeof(d), "%s/runc", tmpdir);
 	assert_int_equal(sandbox__list_prefixed(d, &v), 0); /* absent dir: empty list */
@@ -274,12 +290,12 @@ static void test_leftovers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_resolve, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_argv, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_read_pid, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_probe, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_log_tail, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_leftovers, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_resolve, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_argv, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_read_pid, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_probe, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_log_tail, setup_tmp, teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_leftovers, setup_tmp, teardown_tmp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

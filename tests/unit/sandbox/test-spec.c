@@ -58,7 +58,7 @@ static bool array_has_string(json_t *a, const char *s)
 static void test_process(void **state)
 {
 	json_t *j = spec_for("alice", 3, TOKEN, NULL), *p = path(j, "process", NULL, NULL);
-	const char *caps[] = { "bounding", "effective", "inheritable", "permitted", "ambient" };
+	const char *caps[] = {"bounding", "effective", "inheritable", "permitted", "ambient"};
 
 	assert_string_equal(json_string_value(path(j, "ociVersion", NULL, NULL)), "1.0.2");
 	assert_int_equal(json_integer_value(path(p, "user", "uid", NULL)), 1000);
@@ -107,7 +107,8 @@ static void test_token_only_in_env(void **state)
 	assert_null(strstr(first + 1, TOKEN));
 	assert_true(first >= text + strlen("JUPYTER_TOKEN=") &&
 		    !strncmp(first - strlen("JUPYTER_TOKEN="), "JUPYTER_TOKEN=", strlen("JUPYTER_TOKEN=")));
-	json_array_foreach(path(j, "process", "args", NULL), i, v) {
+	json_array_foreach(path(j, "process", "args", NULL), i, v)
+	{
 		assert_null(strstr(json_string_value(v), TOKEN));
 		assert_null(strstr(json_string_value(v), "token"));
 	}
@@ -118,8 +119,8 @@ static void test_token_only_in_env(void **state)
 static void test_root_and_mappings(void **state)
 {
 	json_t *j = spec_for("alice", 3, TOKEN, NULL), *l = path(j, "linux", NULL, NULL);
-	const char *maps[] = { "uidMappings", "gidMappings" };
-	const char *want_ns[] = { "pid", "ipc", "uts", "mount", "network", "user", "cgroup" };
+	const char *maps[] = {"uidMappings", "gidMappings"};
+	const char *want_ns[] = {"pid", "ipc", "uts", "mount", "network", "user", "cgroup"};
 	size_t i;
 	json_t *v;
 
@@ -138,7 +139,8 @@ static void test_root_and_mappings(void **state)
 	assert_int_equal(sandbox_host_gid(&cfg, 3), 1000000 + 3 * 65536 + 100);
 	json_t *ns = path(l, "namespaces", NULL, NULL);
 	assert_int_equal(json_array_size(ns), ARRAY_SIZE(want_ns));
-	json_array_foreach(ns, i, v) {
+	json_array_foreach(ns, i, v)
+	{
 		assert_string_equal(json_string_value(json_object_get(v, "type")), want_ns[i]);
 		assert_null(json_object_get(v, "path")); /* all private, none joined */
 	}
@@ -164,7 +166,8 @@ static void test_mounts(void **state)
 	bool seen_home = false, seen_run = false, seen_usr = false, seen_etc = false;
 
 	snprintf(etc, sizeof(etc), "%s/etc", paths.bundle);
-	json_array_foreach(mounts, i, m) {
+	json_array_foreach(mounts, i, m)
+	{
 		const char *dest = json_string_value(json_object_get(m, "destination"));
 		const char *type = json_string_value(json_object_get(m, "type"));
 		const char *src = json_string_value(json_object_get(m, "source"));
@@ -214,12 +217,13 @@ static const char *tmp_size(json_t *j)
 	size_t i;
 	json_t *m, *o;
 
-	json_array_foreach(json_object_get(j, "mounts"), i, m) {
+	json_array_foreach(json_object_get(j, "mounts"), i, m)
+	{
 		if (strcmp(json_string_value(json_object_get(m, "destination")), "/tmp"))
 			continue;
 		size_t k;
-		json_array_foreach(json_object_get(m, "options"), k, o) if (str_has_prefix(json_string_value(o), "size="))
-			return json_string_value(o);
+		json_array_foreach(json_object_get(m, "options"), k,
+				   o) if (str_has_prefix(json_string_value(o), "size=")) return json_string_value(o);
 	}
 	return "";
 }
@@ -259,15 +263,55 @@ static void test_resources(void **state)
 }
 
 static const char *const forbidden_syscalls[] = {
-	"mount",	 "umount2",	 "umount",	  "pivot_root",	     "kexec_load",	"kexec_file_load",
-	"init_module",	 "finit_module", "delete_module", "bpf",	     "perf_event_open", "ptrace",
-	"keyctl",	 "add_key",	 "request_key",	  "setns",	     "unshare",		"userfaultfd",
-	"open_by_handle_at", "reboot",	 "swapon",	  "swapoff",	     "acct",		"settimeofday",
-	"clock_settime", "syslog",	 "lookup_dcookie", "quotactl",	     "name_to_handle_at", "io_uring_setup",
-	"io_uring_enter", "io_uring_register", "process_vm_readv", "process_vm_writev", "fsopen", "fsmount",
-	"move_mount",	 "open_tree",	 "mount_setattr", "chroot",	     "kcmp",		"pidfd_getfd",
-	"iopl",		 "ioperm",	 "sethostname",	  "setdomainname",   "vhangup",		"fanotify_init",
-	"clone3",
+    "mount",
+    "umount2",
+    "umount",
+    "pivot_root",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "bpf",
+    "perf_event_open",
+    "ptrace",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "setns",
+    "unshare",
+    "userfaultfd",
+    "open_by_handle_at",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "settimeofday",
+    "clock_settime",
+    "syslog",
+    "lookup_dcookie",
+    "quotactl",
+    "name_to_handle_at",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "process_vm_readv",
+    "process_vm_writev",
+    "fsopen",
+    "fsmount",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
+    "chroot",
+    "kcmp",
+    "pidfd_getfd",
+    "iopl",
+    "ioperm",
+    "sethostname",
+    "setdomainname",
+    "vhangup",
+    "fanotify_init",
+    "clone3",
 };
 
 static void test_seccomp(void **state)
@@ -281,7 +325,8 @@ static void test_seccomp(void **state)
 	assert_true(array_has_string(path(s, "architectures", NULL, NULL), "SCMP_ARCH_X86_64") ||
 		    array_has_string(path(s, "architectures", NULL, NULL), "SCMP_ARCH_AARCH64"));
 
-	json_array_foreach(path(s, "syscalls", NULL, NULL), i, rule) {
+	json_array_foreach(path(s, "syscalls", NULL, NULL), i, rule)
+	{
 		const char *action = json_string_value(json_object_get(rule, "action"));
 		json_t *names = json_object_get(rule, "names"), *args = json_object_get(rule, "args");
 
@@ -348,7 +393,7 @@ static void test_rejects(void **state)
 /* Strings from the operator's config are JSON-escaped, not spliced. */
 static void test_cmd_escaping(void **state)
 {
-	char *cmd[] = { "/usr/bin/env", "A=\"quoted\"\n", "x\\y" };
+	char *cmd[] = {"/usr/bin/env", "A=\"quoted\"\n", "x\\y"};
 	json_t *j, *args;
 
 	cfg.singleuser.cmd = cmd;
@@ -364,14 +409,14 @@ static void test_cmd_escaping(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_process, setup),
-		cmocka_unit_test_setup(test_token_only_in_env, setup),
-		cmocka_unit_test_setup(test_root_and_mappings, setup),
-		cmocka_unit_test_setup(test_mounts, setup),
-		cmocka_unit_test_setup(test_resources, setup),
-		cmocka_unit_test_setup(test_seccomp, setup),
-		cmocka_unit_test_setup(test_rejects, setup),
-		cmocka_unit_test_setup(test_cmd_escaping, setup),
+	    cmocka_unit_test_setup(test_process, setup),
+	    cmocka_unit_test_setup(test_token_only_in_env, setup),
+	    cmocka_unit_test_setup(test_root_and_mappings, setup),
+	    cmocka_unit_test_setup(test_mounts, setup),
+	    cmocka_unit_test_setup(test_resources, setup),
+	    cmocka_unit_test_setup(test_seccomp, setup),
+	    cmocka_unit_test_setup(test_rejects, setup),
+	    cmocka_unit_test_setup(test_cmd_escaping, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
