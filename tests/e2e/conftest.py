@@ -7,14 +7,45 @@ it on start, so the fixtures never run two at once: starting one stops the
 other, and the shared one restarts on demand.
 """
 
+import fcntl
 import os
 import shutil
+import sys
+import time
 
 import pytest
 
 import nbw
 
 ALL_DAEMONS = []
+LOCK_PATH = "/run/lock/nbwarden-e2e.lock" if os.path.isdir("/run/lock") else "/tmp/nbwarden-e2e.lock"
+LOCK_WAIT = 1800
+_lock_fd = None
+
+
+def machine_lock():
+    """One e2e run with daemons per machine: daemons share /run/nbwarden/runc and a starting
+    daemon removes every leftover nbwarden-* container, so a parallel run would kill ours.
+    Held until this pytest process exits."""
+    global _lock_fd
+    if _lock_fd is not None:
+        return
+    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    deadline = time.monotonic() + LOCK_WAIT
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if not told:
+                sys.stderr.write(f"\n[e2e] another e2e run holds {LOCK_PATH}; waiting for it\n")
+                told = True
+            if time.monotonic() > deadline:
+                os.close(fd)
+                pytest.fail(f"another e2e run held {LOCK_PATH} for more than {LOCK_WAIT}s")
+            time.sleep(0.5)
+    _lock_fd = fd
 
 
 def pytest_report_header(config):
@@ -56,6 +87,7 @@ def new_daemon(label, settings=None):
     require_root()
     require_runc()
     require_binary()
+    machine_lock()
     d = nbw.Daemon(label, settings)
     ALL_DAEMONS.append(d)
     return d

@@ -432,6 +432,7 @@ class Daemon:
         self.user_names = []    # every name we created (for leftover checks)
         self._stderr_fh = None
         self._stdout_fh = None
+        self.foreign_before = None  # nbwarden-named cgroups/netns present before we first started
 
     # ---- config / CLI ----
     def write_config(self, text=None):
@@ -479,6 +480,11 @@ class Daemon:
                 other.stop()
         if not os.path.exists(self.config_path):
             self.write_config()
+        if self.foreign_before is None:
+            # somebody else's leftovers (another test suite's container) are not ours to report
+            self.foreign_before = {d for d in cgroup_dirs() if "nbwarden" in d}
+            if os.path.isdir("/run/netns"):
+                self.foreign_before |= {"/run/netns/" + n for n in os.listdir("/run/netns") if "nbwarden" in n}
         self._stdout_fh = open(self.stdout_path, "ab")
         self._stderr_fh = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([self.bin, "serve", "--config", self.config_path],
@@ -718,17 +724,19 @@ class Daemon:
             if mp == self.base or mp.startswith(self.base + "/"):
                 problems.append(f"mount left at {mp}")
         others = other_nbwarden_daemons(own)
+        before = self.foreign_before or set()
         tag_names = [self.container_id(u) for u in self.user_names] + list(self.user_names)
         for d in cgroup_dirs():
             leaf = os.path.basename(d)
             if any(n in leaf for n in tag_names):
                 problems.append(f"cgroup left: {d}")
-            elif "nbwarden" in leaf and not others:
-                problems.append(f"cgroup left (no other nbwarden daemon is running): {d}")
+            elif "nbwarden" in d and d not in before and not others:
+                problems.append(f"cgroup left (created while this daemon ran, no other nbwarden daemon is running): {d}")
         if os.path.isdir("/run/netns"):
             for ns in os.listdir("/run/netns"):
-                if any(n in ns for n in tag_names) or ("nbwarden" in ns and not others):
-                    problems.append(f"network namespace left: /run/netns/{ns}")
+                p = "/run/netns/" + ns
+                if any(n in ns for n in tag_names) or ("nbwarden" in ns and p not in before and not others):
+                    problems.append(f"network namespace left: {p}")
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                 problems.append(f"something still accepts connections on port {self.port}")
@@ -851,8 +859,12 @@ class Daemon:
     def ensure_server(self, user, token, timeout=90):
         """Make sure user's server is running and ready (start it through the API if needed)."""
         s = self.server_model(user, token)
-        if s and s.get("ready"):
+        if s and s.get("ready") and not s.get("pending"):
             return s
+        if s and s.get("pending") == "stop":
+            wait_until(lambda: not (lambda m: m and (m.get("ready") or m.get("pending")))(
+                self.server_model(user, token)), timeout, interval=0.1, what=f"server of {user} stopped")
+            s = None
         if not (s and s.get("pending")):
             r = self.api("POST", f"/users/{user}/server", token=token)
             assert r.status_code in (201, 202), f"POST /users/{user}/server: {r.status_code} {r.text[:300]}"
@@ -880,11 +892,11 @@ class ReadyProbe(threading.Thread):
         self.interval = interval
         self.timeout = timeout
         self.first_accept = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
         deadline = time.monotonic() + self.timeout
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        while not self._halt.is_set() and time.monotonic() < deadline:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 s.connect(self.path)
@@ -897,4 +909,4 @@ class ReadyProbe(threading.Thread):
             time.sleep(self.interval)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
