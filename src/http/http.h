@@ -33,23 +33,23 @@ struct http_header {
 
 struct http_req {
 	struct http_conn *conn;
-	const char *method;      /* "GET", "POST", ... */
-	char *target;            /* raw request-target as received */
-	char *path;              /* target up to '?', not percent-decoded */
-	char *query;             /* after '?', "" if none */
+	const char *method; /* "GET", "POST", ... */
+	char *target;	    /* raw request-target as received */
+	char *path;	    /* target up to '?', not percent-decoded */
+	char *query;	    /* after '?', "" if none */
 	struct http_header *headers;
 	size_t n_headers;
-	uint8_t *body;           /* buffered body (HTTP_ROUTE_BUFFER only), NUL-terminated */
+	uint8_t *body; /* buffered body (HTTP_ROUTE_BUFFER only), NUL-terminated */
 	size_t body_len;
 	char client_ip[64];
-	bool upgrade;            /* Connection: upgrade + Upgrade: websocket */
-	void *app;               /* free for the application (cleared per request) */
+	bool upgrade; /* Connection: upgrade + Upgrade: websocket */
+	void *app;    /* free for the application (cleared per request) */
 };
 
 enum http_route {
-	HTTP_ROUTE_DONE = 0,     /* route() responded (or will respond asynchronously without a body) */
-	HTTP_ROUTE_BUFFER,       /* buffer the body, then call handle() */
-	HTTP_ROUTE_PROXY,        /* stream to the user's server described by *target */
+	HTTP_ROUTE_DONE = 0, /* route() responded (or will respond asynchronously without a body) */
+	HTTP_ROUTE_BUFFER,   /* buffer the body, then call handle() */
+	HTTP_ROUTE_PROXY,    /* stream to the user's server described by *target */
 };
 
 struct http_ops {
@@ -59,18 +59,18 @@ struct http_ops {
 	 * that was not answered (413 on an oversized buffered body, 408, abort) */
 	void (*on_abort)(struct http_req *req, void *ud);
 	/* proxy hooks (may be NULL) */
-	void (*on_activity)(const char *server_user, void *ud);          /* a request or frame for that server */
-	void (*on_execute)(const struct proxy_target *t, const char *client_ip,
-			   const struct exectap_exec *exec, void *ud); /* decoded execute_request */
+	void (*on_activity)(const char *server_user, void *ud); /* a request or frame for that server */
+	void (*on_execute)(const struct proxy_target *t, const char *client_ip, const struct exectap_exec *exec,
+			   void *ud);						    /* decoded execute_request */
 	void (*on_upstream_error)(const struct proxy_target *t, int err, void *ud); /* e.g. server gone: 503 sent */
 };
 struct http_limits {
-	uint32_t max_header;       /* default 16384 */
-	uint32_t max_body;         /* default 65536 */
-	uint32_t max_connections;  /* default 4096 */
-	uint32_t header_timeout_ms; /* default 30000 */
+	uint32_t max_header;	       /* default 16384 */
+	uint32_t max_body;	       /* default 65536 */
+	uint32_t max_connections;      /* default 4096 */
+	uint32_t header_timeout_ms;    /* default 30000 */
 	uint32_t keepalive_timeout_ms; /* default 60000 */
-	bool secure;               /* https in front: cookies Secure, etc. */
+	bool secure;		       /* https in front: cookies Secure, etc. */
 };
 
 /* listen_fd: an already bound+listening TCP socket (passed by the monitor). */

@@ -37,8 +37,8 @@ struct http__rp_ops {
 enum http__rp_result {
 	HTTP__RP_MORE = 0, /* everything consumed, need more bytes */
 	HTTP__RP_PAUSED,   /* on_body asked for a pause; feed the rest later */
-	HTTP__RP_DONE,     /* a message is complete; http__rp_next() before feeding on */
-	HTTP__RP_ERROR,    /* stop: p->status is the error status to send (0: owner answered) */
+	HTTP__RP_DONE,	   /* a message is complete; http__rp_next() before feeding on */
+	HTTP__RP_ERROR,	   /* stop: p->status is the error status to send (0: owner answered) */
 };
 
 struct http__rp {
@@ -47,19 +47,19 @@ struct http__rp {
 	void *owner;
 	struct http_req *req;
 	uint32_t max_header;
-	size_t head_raw;        /* raw bytes fed while the head was incomplete */
-	char *head;             /* url\0name\0value\0... then path\0query\0 */
+	size_t head_raw; /* raw bytes fed while the head was incomplete */
+	char *head;	 /* url\0name\0value\0... then path\0query\0 */
 	size_t head_len, head_cap;
 	uint32_t hdr[HTTP_MAX_HEADERS][2]; /* name/value offsets into head */
 	size_t n_hdr;
 	enum { RP_BETWEEN, RP_URL, RP_FIELD, RP_VALUE, RP_HEAD_DONE } where;
-	bool in_message;        /* bytes of a message seen */
+	bool in_message; /* bytes of a message seen */
 	bool head_done;
 	bool msg_done;
-	bool chunked;           /* the body is chunked (Transfer-Encoding) */
-	bool has_body;          /* Content-Length > 0 or chunked */
-	bool expect_continue;   /* Expect: 100-continue */
-	bool keep_alive;        /* llhttp_should_keep_alive at head complete */
+	bool chunked;	      /* the body is chunked (Transfer-Encoding) */
+	bool has_body;	      /* Content-Length > 0 or chunked */
+	bool expect_continue; /* Expect: 100-continue */
+	bool keep_alive;      /* llhttp_should_keep_alive at head complete */
 	uint64_t content_length;
 	int status;
 	struct http_header headers[HTTP_MAX_HEADERS];
@@ -117,18 +117,18 @@ struct http_conn {
 	struct http__rp rp;
 	struct http_req req;
 	enum http_route route;
-	bool routed;       /* route() ran for the current request */
-	bool msg_complete; /* the request has been received completely */
+	bool routed;	    /* route() ran for the current request */
+	bool msg_complete;  /* the request has been received completely */
 	bool parse_stopped; /* input is no longer parsed (error, overflow, upgrade) */
-	bool body_blocked; /* proxy asked to stop feeding the body */
+	bool body_blocked;  /* proxy asked to stop feeding the body */
 	bool keep_alive;
 	bool head_request;
 	bool reading;
 	bool eof;
 	bool closing;
 	bool lingering;
-	bool splice;       /* WebSocket spliced by the proxy */
-	bool read_paused;  /* splice backpressure */
+	bool splice;	  /* WebSocket spliced by the proxy */
+	bool read_paused; /* splice backpressure */
 	bool in_process;
 	bool reprocess;
 	enum http_resp_state resp;

@@ -18,19 +18,18 @@
 static const struct {
 	const char *name, *value;
 } hub_headers[] = {
-	{ "Cache-Control", "no-store" },
-	{ "X-Content-Type-Options", "nosniff" },
-	{ "Referrer-Policy", "same-origin" },
-	{ "X-Frame-Options", "DENY" },
-	{ "Content-Security-Policy",
-	  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-	  "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
-	  "form-action 'self'; frame-ancestors 'none'" },
+    {"Cache-Control", "no-store"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "same-origin"},
+    {"X-Frame-Options", "DENY"},
+    {"Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+				"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+				"form-action 'self'; frame-ancestors 'none'"},
 };
 
 /* Names the server owns: framing and connection management. */
 static const char *const reserved_headers[] = {
-	"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "Date", "Trailer", "TE",
+    "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "Date", "Trailer", "TE",
 };
 
 /* ---- a bounded byte buffer for heads ---- */
@@ -174,7 +173,7 @@ static void respond(struct http_conn *c, int status, const char *content_type, c
 		    bool stream)
 {
 	struct http_server *srv = c->srv;
-	struct hbuf b = { 0 };
+	struct hbuf b = {0};
 	char line[128];
 	bool bodyless = status_bodyless(status);
 

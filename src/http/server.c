@@ -377,9 +377,9 @@ static int conn_on_body(struct http__rp *p, const char *at, size_t len)
 }
 
 static const struct http__rp_ops conn_rp_ops = {
-	.on_begin = conn_on_begin,
-	.on_head = conn_on_head,
-	.on_body = conn_on_body,
+    .on_begin = conn_on_begin,
+    .on_head = conn_on_head,
+    .on_body = conn_on_body,
 };
 
 static void conn_message_complete(struct http_conn *c)
@@ -621,8 +621,8 @@ void http_conn_proxy_end(struct http_conn *c, bool complete, bool close)
 
 int http_conn_proxy_upgrade(struct http_conn *c, const char **ret_early, size_t *ret_len)
 {
-	if (c->closing)
-		return -EPIPE;
+	if (c->closing || c->eof)
+		return -EPIPE; /* the client is gone already: no WebSocket */
 	c->splice = true;
 	c->resp = HTTP_RESP_ENDED;
 	c->routed = false;

@@ -101,8 +101,8 @@ struct proxy {
 	struct http_req *req;
 	char client_ip[64];
 	struct wbuf *pending, **pending_tail; /* queued before the connection is up */
-	size_t up_queued;                     /* bytes queued to the upstream */
-	bool client_blocked;                  /* told the client side to stop */
+	size_t up_queued;		      /* bytes queued to the upstream */
+	bool client_blocked;		      /* told the client side to stop */
 	bool req_chunked, req_done, req_upgrade, req_head, client_http11, client_keep_alive;
 
 	/* the response */
@@ -113,13 +113,13 @@ struct proxy {
 	size_t n_rhdr;
 	size_t status_off;
 	enum { RW_STATUS, RW_FIELD, RW_VALUE } rwhere;
-	bool interim;     /* a 1xx other than 101: dropped */
-	bool resp_error;  /* response head violates our bounds */
-	bool head_sent;   /* something was sent to the client */
-	bool chunked_out; /* we chunk the body to the client */
-	bool close_delim; /* body to the client ends with the connection */
+	bool interim;	   /* a 1xx other than 101: dropped */
+	bool resp_error;   /* response head violates our bounds */
+	bool head_sent;	   /* something was sent to the client */
+	bool chunked_out;  /* we chunk the body to the client */
+	bool close_delim;  /* body to the client ends with the connection */
 	bool close_client; /* the client connection closes after this response */
-	bool switching;   /* 101 forwarded */
+	bool switching;	   /* 101 forwarded */
 	bool resp_done;
 	bool up_keep_alive;
 	bool reading, read_paused;
@@ -385,8 +385,8 @@ static int up_submit(struct proxy *p, char *buf, size_t len)
 }
 
 /* Queue prefix + data + suffix as one write. */
-static int up_write3(struct proxy *p, const char *prefix, size_t plen, const void *data, size_t len,
-		     const char *suffix, size_t slen)
+static int up_write3(struct proxy *p, const char *prefix, size_t plen, const void *data, size_t len, const char *suffix,
+		     size_t slen)
 {
 	size_t total = plen + len + slen;
 	char *buf;
@@ -450,8 +450,7 @@ static int flush_pending(struct proxy *p)
 
 /* ---- answering the client when the upstream fails ---- */
 
-static void respond_unavailable(struct proxy_pool *pool, struct http_req *req, const struct proxy_target *t,
-				int err)
+static void respond_unavailable(struct proxy_pool *pool, struct http_req *req, const struct proxy_target *t, int err)
 {
 	const char *accept = http_req_header(req, "Accept");
 	char msg[128];
@@ -504,7 +503,7 @@ static void up_fail(struct proxy *p, int status, int err)
 static bool is_hop_by_hop(const char *name)
 {
 	static const char *const hop[] = {
-		"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+	    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(hop); i++)
@@ -793,7 +792,7 @@ static bool reason_valid(const char *s)
 
 static int send_response_head(struct proxy *p, int status)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	const char *reason = p->rhead_len ? p->rhead + p->status_off : "";
 	char line[128];
 	bool bodyless;
@@ -918,16 +917,16 @@ static int r_on_message_complete(llhttp_t *ll)
 }
 
 static const llhttp_settings_t resp_settings = {
-	.on_message_begin = r_on_begin,
-	.on_status = r_on_status,
-	.on_status_complete = r_on_status_complete,
-	.on_header_field = r_on_field,
-	.on_header_field_complete = r_on_field_complete,
-	.on_header_value = r_on_value,
-	.on_header_value_complete = r_on_value_complete,
-	.on_headers_complete = r_on_headers_complete,
-	.on_body = r_on_body,
-	.on_message_complete = r_on_message_complete,
+    .on_message_begin = r_on_begin,
+    .on_status = r_on_status,
+    .on_status_complete = r_on_status_complete,
+    .on_header_field = r_on_field,
+    .on_header_field_complete = r_on_field_complete,
+    .on_header_value = r_on_value,
+    .on_header_value_complete = r_on_value_complete,
+    .on_headers_complete = r_on_headers_complete,
+    .on_body = r_on_body,
+    .on_message_complete = r_on_message_complete,
 };
 
 /* ---- activity and the execute tap ---- */
@@ -1226,7 +1225,7 @@ static bool transfer_encoding_ok(const struct http_req *req)
 
 void proxy_begin(struct proxy_pool *pool, struct http_req *req, const struct proxy_target *t, struct proxy **ret)
 {
-	struct sbuf head = { 0 };
+	struct sbuf head = {0};
 	struct proxy *p;
 	int r;
 

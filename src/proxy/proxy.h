@@ -14,10 +14,10 @@
 #include "common/common.h"
 
 struct proxy_target {
-	char user[NBW_USERNAME_MAX + 1];   /* the server's owner */
-	char socket_path[4096];            /* host path of the server's unix socket */
-	char token[64];                    /* the server's token: injected, never logged */
-	char actor[NBW_USERNAME_MAX + 1];  /* who is making the request (audit) */
+	char user[NBW_USERNAME_MAX + 1];  /* the server's owner */
+	char socket_path[4096];		  /* host path of the server's unix socket */
+	char token[64];			  /* the server's token: injected, never logged */
+	char actor[NBW_USERNAME_MAX + 1]; /* who is making the request (audit) */
 };
 
 /* Cookie names the proxy never forwards upstream. */
@@ -28,7 +28,7 @@ struct http_req;
 struct http_ops;
 struct http_limits;
 struct proxy_pool; /* one per http server: idle upstream connections per socket */
-struct proxy;      /* one upstream connection and the exchange on it */
+struct proxy;	   /* one upstream connection and the exchange on it */
 
 int proxy_pool_new(uv_loop_t *loop, const struct http_ops *ops, void *ud, const struct http_limits *limits,
 		   struct proxy_pool **ret);

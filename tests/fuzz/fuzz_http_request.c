@@ -29,9 +29,7 @@ static void check(bool ok)
 		abort();
 }
 
-static void on_begin(struct http__rp *p)
-{
-}
+static void on_begin(struct http__rp *p) {}
 
 static int on_head(struct http__rp *p)
 {
@@ -77,9 +75,9 @@ static int on_body(struct http__rp *p, const char *at, size_t len)
 }
 
 static const struct http__rp_ops fuzz_ops = {
-	.on_begin = on_begin,
-	.on_head = on_head,
-	.on_body = on_body,
+    .on_begin = on_begin,
+    .on_head = on_head,
+    .on_body = on_body,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -143,12 +143,12 @@ static void on_upstream_error(const struct proxy_target *t, int err, void *ud)
 }
 
 static const struct http_ops ops = {
-	.route = route,
-	.handle = handle,
-	.on_abort = on_abort,
-	.on_activity = on_activity,
-	.on_execute = on_execute,
-	.on_upstream_error = on_upstream_error,
+    .route = route,
+    .handle = handle,
+    .on_abort = on_abort,
+    .on_activity = on_activity,
+    .on_execute = on_execute,
+    .on_upstream_error = on_upstream_error,
 };
 
 static void on_stop(uv_async_t *a)
@@ -247,19 +247,19 @@ static int c_done(llhttp_t *p)
 }
 
 static const llhttp_settings_t client_settings = {
-	.on_header_field = c_field,
-	.on_header_field_complete = c_field_done,
-	.on_header_value = c_field,
-	.on_header_value_complete = c_value_done,
-	.on_headers_complete = c_headers_done,
-	.on_body = c_body,
-	.on_message_complete = c_done,
+    .on_header_field = c_field,
+    .on_header_field_complete = c_field_done,
+    .on_header_value = c_field,
+    .on_header_value_complete = c_value_done,
+    .on_headers_complete = c_headers_done,
+    .on_body = c_body,
+    .on_message_complete = c_done,
 };
 
 static void client_open(struct client *c)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	struct timeval tv = { .tv_sec = 15 };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {.tv_sec = 15};
 
 	memset(c, 0, sizeof(*c));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -640,7 +640,8 @@ static const char *upstream_header(json_t *o, const char *name)
 	json_t *hs = json_object_get(o, "headers"), *h;
 	size_t i;
 
-	json_array_foreach(hs, i, h) {
+	json_array_foreach(hs, i, h)
+	{
 		if (strcasecmp(json_string_value(json_array_get(h, 0)), name) == 0)
 			return json_string_value(json_array_get(h, 1));
 	}
@@ -746,7 +747,8 @@ static void test_proxy_upload(void **state)
 
 	/* Content-Length: 5 MB through a hub whose max_body is 64 KiB */
 	client_open(&c);
-	nbw_snprintf(head, sizeof(head), "POST /user/test/upload HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n", n);
+	nbw_snprintf(head, sizeof(head), "POST /user/test/upload HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n",
+		     n);
 	client_sends(&c, head);
 	client_send(&c, body, n);
 	assert_int_equal(read_response(&c, &r, false), 0);
@@ -783,7 +785,8 @@ static void test_proxy_upload(void **state)
 	resp_free(&r);
 
 	/* Expect: 100-continue answered by the hub, then streamed */
-	client_sends(&c, "POST /user/test/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+	client_sends(&c,
+		     "POST /user/test/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
 	assert_int_equal(read_response(&c, &r, false), 0);
 	assert_int_equal(r.status, 100);
 	resp_free(&r);
@@ -829,7 +832,7 @@ static void test_proxy_download(void **state)
 
 static void ws_send(struct client *c, int opcode, const void *data, size_t len)
 {
-	unsigned char hdr[14], key[4] = { 0x37, 0xfa, 0x21, 0x3d };
+	unsigned char hdr[14], key[4] = {0x37, 0xfa, 0x21, 0x3d};
 	size_t h = 0;
 	char *masked = malloc(len + 1);
 
@@ -910,9 +913,9 @@ static char *ws_recv(struct client *c, int *opcode, size_t *len)
 static void test_websocket(void **state)
 {
 	static const char exec_msg[] =
-		"{\"header\":{\"msg_id\":\"m-1\",\"msg_type\":\"execute_request\",\"session\":\"s\",\"username\":\"u\","
-		"\"version\":\"5.3\",\"date\":\"2026-01-01T00:00:00Z\"},\"parent_header\":{},\"metadata\":{},"
-		"\"content\":{\"code\":\"print('hello')\",\"silent\":false},\"channel\":\"shell\"}";
+	    "{\"header\":{\"msg_id\":\"m-1\",\"msg_type\":\"execute_request\",\"session\":\"s\",\"username\":\"u\","
+	    "\"version\":\"5.3\",\"date\":\"2026-01-01T00:00:00Z\"},\"parent_header\":{},\"metadata\":{},"
+	    "\"content\":{\"code\":\"print('hello')\",\"silent\":false},\"channel\":\"shell\"}";
 	struct client c;
 	struct resp r;
 	char v[128], *msg, *bin;
@@ -995,7 +998,7 @@ static void test_websocket_bad_frames_close(void **state)
 	size_t len;
 	int op;
 	/* an unmasked client frame: the tap cannot vouch for it, the proxy closes */
-	static const unsigned char unmasked[] = { 0x81, 0x02, 'h', 'i' };
+	static const unsigned char unmasked[] = {0x81, 0x02, 'h', 'i'};
 
 	client_open(&c);
 	client_sends(&c, "GET /user/test/api/kernels/0123abcd-0001/channels HTTP/1.1\r\nHost: a\r\n"
@@ -1086,7 +1089,7 @@ static void test_upstream_down(void **state)
 
 static int wait_for_socket(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 	nbw_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
 	for (int i = 0; i < 200; i++) {
@@ -1105,15 +1108,15 @@ static int wait_for_socket(const char *path)
 
 static int setup(void **state)
 {
-	char *argv[] = { "python3", (char *)upstream_py, sock_path, NULL };
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char *argv[] = {"python3", (char *)upstream_py, sock_path, NULL};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t slen = sizeof(sa);
 	struct http_limits limits = {
-		.max_header = MAX_HEADER,
-		.max_body = MAX_BODY,
-		.max_connections = 64,
-		.header_timeout_ms = 1000,
-		.keepalive_timeout_ms = 5000,
+	    .max_header = MAX_HEADER,
+	    .max_body = MAX_BODY,
+	    .max_connections = 64,
+	    .header_timeout_ms = 1000,
+	    .keepalive_timeout_ms = 5000,
 	};
 	int fd;
 
@@ -1167,21 +1170,21 @@ static int teardown(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_max_connections),
-		cmocka_unit_test(test_hub_response),
-		cmocka_unit_test(test_header_injection),
-		cmocka_unit_test(test_bad_requests),
-		cmocka_unit_test(test_431_414),
-		cmocka_unit_test(test_buffered_body),
-		cmocka_unit_test(test_slowloris),
-		cmocka_unit_test(test_pipelining),
-		cmocka_unit_test(test_proxy_headers),
-		cmocka_unit_test(test_proxy_upload),
-		cmocka_unit_test(test_proxy_download),
-		cmocka_unit_test(test_websocket),
-		cmocka_unit_test(test_websocket_bad_frames_close),
-		cmocka_unit_test(test_upstream_down),
-		cmocka_unit_test(test_upstream_bad_head),
+	    cmocka_unit_test(test_max_connections),
+	    cmocka_unit_test(test_hub_response),
+	    cmocka_unit_test(test_header_injection),
+	    cmocka_unit_test(test_bad_requests),
+	    cmocka_unit_test(test_431_414),
+	    cmocka_unit_test(test_buffered_body),
+	    cmocka_unit_test(test_slowloris),
+	    cmocka_unit_test(test_pipelining),
+	    cmocka_unit_test(test_proxy_headers),
+	    cmocka_unit_test(test_proxy_upload),
+	    cmocka_unit_test(test_proxy_download),
+	    cmocka_unit_test(test_websocket),
+	    cmocka_unit_test(test_websocket_bad_frames_close),
+	    cmocka_unit_test(test_upstream_down),
+	    cmocka_unit_test(test_upstream_bad_head),
 	};
 
 	if (argc < 2) {

@@ -171,11 +171,11 @@ static void test_date(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_urldecode),    cmocka_unit_test(test_param_get),
-		cmocka_unit_test(test_html_escape),  cmocka_unit_test(test_status_text),
-		cmocka_unit_test(test_cookie_get),   cmocka_unit_test(test_cookie_filter),
-		cmocka_unit_test(test_header_checks), cmocka_unit_test(test_token_list),
-		cmocka_unit_test(test_date),
+	    cmocka_unit_test(test_urldecode),	  cmocka_unit_test(test_param_get),
+	    cmocka_unit_test(test_html_escape),	  cmocka_unit_test(test_status_text),
+	    cmocka_unit_test(test_cookie_get),	  cmocka_unit_test(test_cookie_filter),
+	    cmocka_unit_test(test_header_checks), cmocka_unit_test(test_token_list),
+	    cmocka_unit_test(test_date),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
