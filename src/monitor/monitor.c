@@ -464,7 +464,7 @@ void servers_cleanup_leftovers(const struct config *cfg)
 	char runtime[4096];
 	char **names = NULL;
 
-	if (sandbox_list_leftovers(&names) < 0 || !names)
+	if (sandbox_list_leftovers(cfg, &names) < 0 || !names)
 		return;
 	if (sandbox_runtime_resolve(cfg, runtime, sizeof(runtime), &err) < 0) {
 		sandbox_strv_free(names);

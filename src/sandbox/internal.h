@@ -45,5 +45,5 @@ bool sandbox__token_valid(const char *token);
 /* The linux.seccomp object of the OCI spec (seccomp.c). */
 json_t *sandbox__seccomp_profile(void);
 
-/* Entries of dir that are valid container ids (SANDBOX_ID_PREFIX + user name). */
-int sandbox__list_prefixed(const char *dir, char ***ret);
+/* Entries of dir that are valid container ids starting with prefix. */
+int sandbox__list_prefixed(const char *dir, const char *prefix, char ***ret);

@@ -88,6 +88,7 @@ int sandbox_paths_get(const struct config *cfg, const char *user, struct sandbox
 {
 	struct sandbox_paths p;
 	const char *sd;
+	char inst[SANDBOX_INSTANCE_LEN + 1];
 	int r;
 
 	if (!cfg || !ret || !nbw_username_valid(user) || !state_dir_valid(cfg->hub.state_dir))
@@ -104,7 +105,8 @@ int sandbox_paths_get(const struct config *cfg, const char *user, struct sandbox
 	    (r = nbw_snprintf(p.bundle, sizeof(p.bundle), "%.*s/bundles/%s", (int)sdl, sd, user)) < 0 ||
 	    (r = nbw_snprintf(p.log, sizeof(p.log), "%.*s/logs/%s.log", (int)sdl, sd, user)) < 0 ||
 	    (r = nbw_snprintf(p.pid_file, sizeof(p.pid_file), "%s/" SANDBOX_PID_NAME, p.bundle)) < 0 ||
-	    (r = nbw_snprintf(p.container_id, sizeof(p.container_id), SANDBOX_ID_PREFIX "%s", user)) < 0)
+	    (r = sandbox_instance_id(cfg, inst)) < 0 ||
+	    (r = nbw_snprintf(p.container_id, sizeof(p.container_id), SANDBOX_ID_PREFIX "%s-%s", inst, user)) < 0)
 		return r;
 	*ret = p;
 	return 0;

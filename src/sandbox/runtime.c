@@ -99,9 +99,29 @@ static int build_argv(const char *const *in, size_t n, char ***ret_argv)
 	return 0;
 }
 
+int sandbox_instance_id(const struct config *cfg, char out[SANDBOX_INSTANCE_LEN + 1])
+{
+	uint32_t h = 2166136261u; /* FNV-1a: a name, not a secret */
+
+	if (!cfg || !cfg->hub.state_dir)
+		return -EINVAL;
+	for (const unsigned char *p = (const unsigned char *)cfg->hub.state_dir; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return nbw_snprintf(out, SANDBOX_INSTANCE_LEN + 1, "%08x", h) < 0 ? -EINVAL : 0;
+}
+
+/* "nbwarden-" + 8 lower-case hex + "-" + a valid user name. */
 static bool container_id_valid(const char *id)
 {
-	return id && str_has_prefix(id, SANDBOX_ID_PREFIX) && nbw_username_valid(id + strlen(SANDBOX_ID_PREFIX));
+	const char *p;
+
+	if (!id || !str_has_prefix(id, SANDBOX_ID_PREFIX))
+		return false;
+	p = id + strlen(SANDBOX_ID_PREFIX);
+	for (int i = 0; i < SANDBOX_INSTANCE_LEN; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return p[SANDBOX_INSTANCE_LEN] == '-' && nbw_username_valid(p + SANDBOX_INSTANCE_LEN + 1);
 }
 
 int sandbox_argv_run(const char *runtime, const struct sandbox_paths *paths, char ***ret_argv)
@@ -284,7 +304,7 @@ void sandbox_strv_free(char **v)
 	free(v);
 }
 
-int sandbox__list_prefixed(const char *dir, char ***ret)
+int sandbox__list_prefixed(const char *dir, const char *prefix, char ***ret)
 {
 	_cleanup_free_ char **v = NULL;
 	size_t n = 0, cap = 0;
@@ -299,7 +319,7 @@ int sandbox__list_prefixed(const char *dir, char ***ret)
 	} else {
 		while ((de = readdir(d))) {
 			char **nv;
-			if (!container_id_valid(de->d_name))
+			if (!container_id_valid(de->d_name) || !str_has_prefix(de->d_name, prefix))
 				continue;
 			if (n + 2 > cap) {
 				cap = cap ? cap * 2 : 8;
@@ -339,9 +359,13 @@ int sandbox__list_prefixed(const char *dir, char ***ret)
 	return 0;
 }
 
-int sandbox_list_leftovers(char ***ret)
+int sandbox_list_leftovers(const struct config *cfg, char ***ret)
 {
-	if (!ret)
+	char inst[SANDBOX_INSTANCE_LEN + 1], prefix[32];
+
+	if (!cfg || !ret || sandbox_instance_id(cfg, inst) < 0)
 		return -EINVAL;
-	return sandbox__list_prefixed(SANDBOX_RUNC_ROOT, ret);
+	if (nbw_snprintf(prefix, sizeof(prefix), SANDBOX_ID_PREFIX "%s-", inst) < 0)
+		return -EINVAL;
+	return sandbox__list_prefixed(SANDBOX_RUNC_ROOT, prefix, ret);
 }

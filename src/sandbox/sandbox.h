@@ -27,6 +27,12 @@
 
 #define SANDBOX_RUNC_ROOT "/run/nbwarden/runc"
 #define SANDBOX_ID_PREFIX "nbwarden-"
+/* Several nbwarden instances (different state_dirs) may share one host and its
+ * runc root: container ids are "nbwarden-<instance>-<user>" and cgroups
+ * "/nbwarden/<instance>-<user>", where <instance> is 8 hex digits derived from
+ * hub.state_dir; an instance only ever touches its own containers. */
+#define SANDBOX_INSTANCE_LEN 8
+int sandbox_instance_id(const struct config *cfg, char out[SANDBOX_INSTANCE_LEN + 1]);
 
 struct sandbox_paths {
 	char home[4096];
@@ -106,5 +112,5 @@ int sandbox_cleanup(const struct sandbox_paths *paths);
 
 /* Names of containers with our prefix left in SANDBOX_RUNC_ROOT (from a crash),
  * for the monitor to delete at start. *ret is a NULL-terminated malloc'd array. */
-int sandbox_list_leftovers(char ***ret);
+int sandbox_list_leftovers(const struct config *cfg, char ***ret);
 void sandbox_strv_free(char **v);

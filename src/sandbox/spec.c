@@ -195,7 +195,12 @@ int sandbox_oci_spec(const struct config *cfg, const char *user, uint32_t slot, 
 	if (!sandbox__slot_fits(cfg, slot) || cfg->singleuser.uid >= SANDBOX_RANGE_SIZE ||
 	    cfg->singleuser.gid >= SANDBOX_RANGE_SIZE)
 		return -ERANGE;
-	r = nbw_snprintf(cgpath, sizeof(cgpath), "/nbwarden/%s", user);
+	{
+		char inst[SANDBOX_INSTANCE_LEN + 1];
+		r = sandbox_instance_id(cfg, inst);
+		if (r >= 0)
+			r = nbw_snprintf(cgpath, sizeof(cgpath), "/nbwarden/%s-%s", inst, user);
+	}
 	if (r < 0)
 		return r;
 

@@ -221,6 +221,12 @@ static int status_field(pid_t pid, const char *key, char *buf, size_t size)
 	return -ENOENT;
 }
 
+/* The per-container cgroup leaf: "<instance>-<user>" (see sandbox.h). */
+static const char *cg_leaf(const struct sandbox_paths *sp)
+{
+	return sp->container_id + strlen(SANDBOX_ID_PREFIX);
+}
+
 static bool cgroup_leftover(const char *user)
 {
 	DIR *d = opendir("/sys/fs/cgroup");
@@ -518,19 +524,19 @@ int main(void)
 	/* ---- cgroup limits (v1 hierarchy, or v2 unified) ---- */
 	{
 		static const struct {
-			const char *v1, *v2, *want;
+			const char *ctl, *v1, *v2, *want;
 		} limits[] = {
-		    {"memory/nbwarden/" USER "/memory.limit_in_bytes", "nbwarden/" USER "/memory.max", "1073741824"},
-		    {"memory/nbwarden/" USER "/memory.memsw.limit_in_bytes", "nbwarden/" USER "/memory.swap.max", NULL},
-		    {"pids/nbwarden/" USER "/pids.max", "nbwarden/" USER "/pids.max", "512"},
-		    {"cpu/nbwarden/" USER "/cpu.cfs_quota_us", "nbwarden/" USER "/cpu.max", "100000"},
+		    {"memory", "memory.limit_in_bytes", "memory.max", "1073741824"},
+		    {"memory", "memory.memsw.limit_in_bytes", "memory.swap.max", NULL},
+		    {"pids", "pids.max", "pids.max", "512"},
+		    {"cpu", "cpu.cfs_quota_us", "cpu.max", "100000"},
 		};
 		for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
 			char path[256], *v = NULL;
 			bool v2 = false;
-			nbw_snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", limits[i].v1);
+			nbw_snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/nbwarden/%s/%s", limits[i].ctl, cg_leaf(&p), limits[i].v1);
 			if (nbw_read_file(path, 4096, &v, NULL) < 0) {
-				nbw_snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", limits[i].v2);
+				nbw_snprintf(path, sizeof(path), "/sys/fs/cgroup/nbwarden/%s/%s", cg_leaf(&p), limits[i].v2);
 				v2 = true;
 				if (nbw_read_file(path, 4096, &v, NULL) < 0) {
 					CHECK(false, "cgroup file for %s missing", limits[i].v1);
@@ -587,12 +593,12 @@ int main(void)
 		pid_t w = exited ? pid : waitpid(pid, &st, 0);
 		CHECK(w == pid && kill(pid, 0) < 0 && errno == ESRCH, "container process %d gone", (int)pid);
 	}
-	CHECK(!cgroup_leftover(USER), "no cgroup dirs left for %s", USER);
+	CHECK(!cgroup_leftover(cg_leaf(&p)), "no cgroup dirs left for %s", USER);
 	CHECK(!mountinfo_mentions(g_tmp), "no host mount under %s", g_tmp);
 	{
 		char **left = NULL;
 		bool ours = false;
-		CHECK(sandbox__list_prefixed(g_runc_root, &left) == 0, "list leftovers");
+		CHECK(sandbox__list_prefixed(g_runc_root, SANDBOX_ID_PREFIX, &left) == 0, "list leftovers");
 		for (char **l = left; l && *l; l++)
 			if (!strcmp(*l, p.container_id))
 				ours = true;

@@ -53,7 +53,7 @@ static void test_paths_get(void **state)
 	assert_string_equal(p.bundle, "/var/lib/nbwarden/bundles/alice");
 	assert_string_equal(p.log, "/var/lib/nbwarden/logs/alice.log");
 	assert_string_equal(p.pid_file, "/var/lib/nbwarden/bundles/alice/runc.pid");
-	assert_string_equal(p.container_id, "nbwarden-alice");
+	assert_string_equal(p.container_id, "nbwarden-0d4d1025-alice");
 
 	test_config_defaults(&cfg, "/srv/nbw/");
 	assert_int_equal(sandbox_paths_get(&cfg, "bob_2-x", &p), 0);

@@ -27,7 +27,7 @@ static int setup_tmp(void **state)
 	snprintf(paths.log, sizeof(paths.log), "%s/server.log", tmpdir);
 	snprintf(paths.pid_file, sizeof(paths.pid_file), "%s/runc.pid", tmpdir);
 	snprintf(paths.bundle, sizeof(paths.bundle), "%s/bundle", tmpdir);
-	nbw_strlcpy(paths.container_id, "nbwarden-alice", sizeof(paths.container_id));
+	nbw_strlcpy(paths.container_id, "nbwarden-0d4d1025-alice", sizeof(paths.container_id));
 	assert_int_equal(mkdir(paths.run_dir, 0755), 0);
 	return 0;
 }
@@ -81,9 +81,9 @@ static void test_argv(void **state)
 	char **argv = NULL;
 	const char *want_run[] = {"/usr/sbin/runc", "--root",	     "/run/nbwarden/runc", "run",
 				  "--detach",	    "--bundle",	     paths.bundle,	   "--pid-file",
-				  paths.pid_file,   "nbwarden-alice"};
+				  paths.pid_file,   "nbwarden-0d4d1025-alice"};
 	const char *want_del[] = {"/usr/sbin/runc", "--root",  "/run/nbwarden/runc",
-				  "delete",	    "--force", "nbwarden-alice"};
+				  "delete",	    "--force", "nbwarden-0d4d1025-alice"};
 	size_t n;
 
 	assert_int_equal(sandbox_argv_run("/usr/sbin/runc", &paths, &argv), 0);
@@ -92,23 +92,23 @@ static void test_argv(void **state)
 	assert_int_equal(n, ARRAY_SIZE(want_run));
 	free(argv);
 
-	assert_int_equal(sandbox_argv_delete("/usr/sbin/runc", "nbwarden-alice", &argv), 0);
+	assert_int_equal(sandbox_argv_delete("/usr/sbin/runc", "nbwarden-0d4d1025-alice", &argv), 0);
 	for (n = 0; argv[n]; n++)
 		assert_string_equal(argv[n], want_del[n]);
 	assert_int_equal(n, ARRAY_SIZE(want_del));
 	free(argv);
 
-	assert_int_equal(sandbox_argv_kill("/usr/sbin/runc", "nbwarden-alice", "TERM", &argv), 0);
+	assert_int_equal(sandbox_argv_kill("/usr/sbin/runc", "nbwarden-0d4d1025-alice", "TERM", &argv), 0);
 	assert_string_equal(argv[3], "kill");
-	assert_string_equal(argv[4], "nbwarden-alice");
+	assert_string_equal(argv[4], "nbwarden-0d4d1025-alice");
 	assert_string_equal(argv[5], "TERM");
 	assert_null(argv[6]);
 	free(argv);
-	assert_int_equal(sandbox_argv_kill("/usr/sbin/runc", "nbwarden-alice", "HUP", &argv), -EINVAL);
-	assert_int_equal(sandbox_argv_kill("/usr/sbin/runc", "nbwarden-alice", "--all", &argv), -EINVAL);
-	assert_int_equal(sandbox_argv_state("/usr/sbin/runc", "nbwarden-alice", &argv), 0);
+	assert_int_equal(sandbox_argv_kill("/usr/sbin/runc", "nbwarden-0d4d1025-alice", "HUP", &argv), -EINVAL);
+	assert_int_equal(sandbox_argv_kill("/usr/sbin/runc", "nbwarden-0d4d1025-alice", "--all", &argv), -EINVAL);
+	assert_int_equal(sandbox_argv_state("/usr/sbin/runc", "nbwarden-0d4d1025-alice", &argv), 0);
 	assert_string_equal(argv[3], "state");
-	assert_string_equal(argv[4], "nbwarden-alice");
+	assert_string_equal(argv[4], "nbwarden-0d4d1025-alice");
 	assert_null(argv[5]);
 	free(argv);
 	assert_int_equal(sandbox_argv_state("/usr/sbin/runc", "x", &argv), -EINVAL);
@@ -116,7 +116,7 @@ static void test_argv(void **state)
 	assert_int_equal(sandbox_argv_delete("/usr/sbin/runc", "alice", &argv), -EINVAL);
 	assert_int_equal(sandbox_argv_delete("/usr/sbin/runc", "nbwarden-../x", &argv), -EINVAL);
 	assert_int_equal(sandbox_argv_delete("/usr/sbin/runc", "nbwarden-", &argv), -EINVAL);
-	assert_int_equal(sandbox_argv_delete("runc", "nbwarden-alice", &argv), -EINVAL);
+	assert_int_equal(sandbox_argv_delete("runc", "nbwarden-0d4d1025-alice", &argv), -EINVAL);
 	nbw_strlcpy(paths.container_id, "other-alice", sizeof(paths.container_id));
 	assert_int_equal(sandbox_argv_run("/usr/sbin/runc", &paths, &argv), -EINVAL);
 }
@@ -256,10 +256,11 @@ static void test_log_tail(void **state)
 static void test_leftovers(void **state)
 {
 	char d[256], **v = NULL;
-	const char *names[] = {"nbwarden-alice", "nbwarden-bob", "other", "nbwarden-", "nbwarden-Bad", ".x"};
+	const char *names[] = {"nbwarden-0d4d1025-alice", "nbwarden-0d4d1025-bob", "nbwarden-ffffffff-carol", "other", "nbwarden-",
+			       "nbwarden-alice", "nbwarden-0d4d1025-Bad", ".x"};
 
 	snprintf(d, sizeof(d), "%s/runc", tmpdir);
-	assert_int_equal(sandbox__list_prefixed(d, &v), 0); /* absent dir: empty list */
+	assert_int_equal(sandbox__list_prefixed(d, "nbwarden-0d4d1025-", &v), 0); /* absent dir: empty list */
 	assert_non_null(v);
 	assert_null(v[0]);
 	sandbox_strv_free(v);
@@ -269,19 +270,19 @@ static void test_leftovers(void **state)
 		snprintf(p, sizeof(p), "%s/%s", d, names[i]);
 		assert_int_equal(mkdir(p, 0700), 0);
 	}
-	assert_int_equal(sandbox__list_prefixed(d, &v), 0);
+	assert_int_equal(sandbox__list_prefixed(d, "nbwarden-0d4d1025-", &v), 0);
 	size_t n = 0;
 	bool alice = false, bob = false;
 	for (; v[n]; n++) {
-		alice |= !strcmp(v[n], "nbwarden-alice");
-		bob |= !strcmp(v[n], "nbwarden-bob");
+		alice |= !strcmp(v[n], "nbwarden-0d4d1025-alice");
+		bob |= !strcmp(v[n], "nbwarden-0d4d1025-bob");
 	}
 	assert_int_equal(n, 2);
 	assert_true(alice && bob);
 	sandbox_strv_free(v);
 	/* The real runc root works too (whatever it holds). */
 	if (geteuid() == 0) {
-		assert_int_equal(sandbox_list_leftovers(&v), 0);
+		assert_int_equal(sandbox_list_leftovers(&cfg, &v), 0);
 		sandbox_strv_free(v);
 	}
 	sandbox_strv_free(NULL);

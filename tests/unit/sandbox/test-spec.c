@@ -144,7 +144,12 @@ static void test_root_and_mappings(void **state)
 		assert_string_equal(json_string_value(json_object_get(v, "type")), want_ns[i]);
 		assert_null(json_object_get(v, "path")); /* all private, none joined */
 	}
-	assert_string_equal(json_string_value(path(l, "cgroupsPath", NULL, NULL)), "/nbwarden/alice");
+	{
+		char inst[SANDBOX_INSTANCE_LEN + 1], want[64];
+		assert_int_equal(sandbox_instance_id(&cfg, inst), 0);
+		snprintf(want, sizeof(want), "/nbwarden/%s-alice", inst);
+		assert_string_equal(json_string_value(path(l, "cgroupsPath", NULL, NULL)), want);
+	}
 	assert_true(array_has_string(path(l, "maskedPaths", NULL, NULL), "/proc/kcore"));
 	assert_true(array_has_string(path(l, "maskedPaths", NULL, NULL), "/proc/keys"));
 	assert_true(array_has_string(path(l, "maskedPaths", NULL, NULL), "/sys/firmware"));
