@@ -200,7 +200,7 @@ int servers_spawn(struct monitor *m, const struct ipc_spawn *req)
 	r = sandbox_slot_get(m->cfg, s->user, &s->slot);
 	if (r < 0) {
 		s->runtime[0] = 0;
-		fail(m, s, r == -ENOSPC ? "no free host uid range (singleuser.maxServers/hostUidBase)"
+		fail(m, s, r == -ENOSPC ? "no free host uid range (singleuser.hostUidBase)"
 					: "cannot allocate a host uid range");
 		return 0;
 	}

@@ -67,7 +67,9 @@ gid_t sandbox_host_gid(const struct config *cfg, uint32_t slot);
 
 /* The OCI config.json for this user (malloc'd, NUL-terminated JSON). Pure apart
  * from reading nothing: unit-tested. token is the Jupyter server's token
- * (passed as JUPYTER_TOKEN in the environment, never on the command line). */
+ * (passed as NBWARDEN_SERVER_TOKEN in the environment, never on the command line, and
+ * checked by the generated etc/nbwarden/nbwarden_auth.py login handler; Jupyter's own
+ * token is empty so no page embeds it). */
 int sandbox_oci_spec(const struct config *cfg, const char *user, uint32_t slot, const char *token,
 		     const struct sandbox_paths *paths, char **ret_json);
 

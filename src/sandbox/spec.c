@@ -141,6 +141,9 @@ static int build_process(const struct config *cfg, const char *user, const char 
 	    (r = push_strf(args, "--ServerApp.base_url=/user/%s/", user)) < 0 ||
 	    (r = push_str(args, "--ServerApp.root_dir=" SANDBOX_HOME)) < 0 ||
 	    (r = push_str(args, "--ServerApp.terminals_enabled=False")) < 0 ||
+	    (r = push_str(args, "--ServerApp.token=")) < 0 ||
+	    (r = push_str(args, "--ServerApp.password=")) < 0 ||
+	    (r = push_str(args, "--ServerApp.login_handler_class=nbwarden_auth.NbwardenLoginHandler")) < 0 ||
 	    /* Requests arrive through the proxy with the hub's Host header. */
 	    (r = push_str(args, "--ServerApp.allow_remote_access=True")) < 0 ||
 	    (r = push_str(args, "--ServerApp.open_browser=False")) < 0)
@@ -153,7 +156,8 @@ static int build_process(const struct config *cfg, const char *user, const char 
 	    (r = push_str(env, "JUPYTER_RUNTIME_DIR=/tmp/jupyter-runtime")) < 0 ||
 	    /* ipykernel's debugger otherwise warns on every kernel start. */
 	    (r = push_str(env, "PYDEVD_DISABLE_FILE_VALIDATION=1")) < 0 ||
-	    (r = push_strf(env, "JUPYTER_TOKEN=%s", token)) < 0)
+	    (r = push_str(env, "PYTHONPATH=/etc/nbwarden")) < 0 ||
+	    (r = push_strf(env, "NBWARDEN_SERVER_TOKEN=%s", token)) < 0)
 		goto out;
 
 	caps =

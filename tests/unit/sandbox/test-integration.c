@@ -126,7 +126,7 @@ static int pod_exec(const struct sandbox_paths *p, const char *script, char *buf
 
 /* As uid:gid, connect to the server's socket and send one request; returns the
  * HTTP status, -errno of the connect, or -EPROTO. */
-static char g_body[4096];
+static char g_body[262144];
 
 static int http_as(uid_t uid, gid_t gid, const char *sock, const char *method, const char *path, const char *token)
 {
@@ -141,7 +141,8 @@ static int http_as(uid_t uid, gid_t gid, const char *sock, const char *method, c
 		return -errno;
 	if (pid == 0) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		char req[2048], resp[4096];
+		char req[2048];
+		static char resp[262144];
 		int fd, code = -EPROTO;
 		size_t got = 0;
 
@@ -414,6 +415,10 @@ int main(void)
 	CHECK(r == 403, "hub uid with a wrong token → %d", r);
 	r = http_as(OTHER_UID, OTHER_UID, p.socket, "GET", url, token);
 	CHECK(r == -EACCES, "another uid cannot connect (%d)", r);
+	/* Jupyter renders its own token into every page: ours must never be there. */
+	nbw_snprintf(url, sizeof(url), "/user/%s/tree", USER);
+	r = http_as(HUB_UID, HUB_GID, p.socket, "GET", url, token);
+	CHECK(r == 200 && !strstr(g_body, token), "GET %s → %d, page does not embed the server token", url, r);
 	nbw_snprintf(url, sizeof(url), "/user/%s/api/terminals", USER);
 	r = http_as(HUB_UID, HUB_GID, p.socket, "POST", url, token);
 	CHECK(r == 404, "terminals disabled: POST %s → %d", url, r);
@@ -445,11 +450,11 @@ int main(void)
 			     "        c.wait_for_ready(timeout=30); break\n"
 			     "    except RuntimeError:\n"
 			     "        time.sleep(0.25)\n"
-			     "r = c.execute_interactive('print(6*7)', timeout=30)\n"
+			     "r = c.execute_interactive(\"print(6*7, 'NBWARDEN_SERVER_TOKEN' in __import__('os').environ)\", timeout=30)\n"
 			     "print(r['content']['status'])\n",
 			     kid);
 		r = pod_exec(&p, script, buf, sizeof(buf));
-		CHECK(r == 0 && !strcmp(buf, "42\nok\n"), "kernel executes code after %llu ms: %s",
+		CHECK(r == 0 && !strcmp(buf, "42 False\nok\n"), "kernel executes code after %llu ms: %s",
 		      (unsigned long long)(now_ms() - t0), buf);
 	}
 
@@ -458,7 +463,7 @@ int main(void)
 	CHECK(r == 0 && !strcmp(buf, "1000 100 []\n"), "inside: uid gid groups = %s", buf);
 	r = pod_exec(&p,
 		     "import os, pwd; print(pwd.getpwuid(os.getuid()).pw_name, os.environ.get('HOME'), "
-		     "os.environ.get('JUPYTER_TOKEN') is not None, os.getcwd())",
+		     "os.environ.get('NBWARDEN_SERVER_TOKEN') is not None, os.getcwd())",
 		     buf, sizeof(buf));
 	CHECK(r == 0 && !strcmp(buf, "jovyan /home/jovyan True /home/jovyan\n"), "inside: %s", buf);
 	r = pod_exec(&p,

@@ -342,7 +342,7 @@ static void test_prepare(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(st.st_uid, 0);
 	read_into(path, buf, sizeof(buf));
-	assert_non_null(strstr(buf, "JUPYTER_TOKEN=secret-token"));
+	assert_non_null(strstr(buf, "NBWARDEN_SERVER_TOKEN=secret-token"));
 	assert_int_equal(lstat(p.log, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
 
