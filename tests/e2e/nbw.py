@@ -647,16 +647,30 @@ class Daemon:
                 out.append(c)
         return out
 
+    @staticmethod
+    def _id_is_users(cid, user):
+        # "nbwarden-USER" or the instance-scoped "nbwarden-INSTANCE-USER" (our user names carry a random tag)
+        return cid == "nbwarden-" + user or (cid.startswith("nbwarden-") and cid.endswith("-" + user))
+
+    def user_containers(self, user):
+        """runc containers of user's server: the bundle is state_dir/bundles/USER (sandbox.h), or the id names the user."""
+        bundle = os.path.join(self.state_dir, "bundles", user)
+        return [c for c in runc_list()
+                if (c.get("bundle") or "").rstrip("/") == bundle or self._id_is_users(c.get("id") or "", user)]
+
     def container_id(self, user):
-        return "nbwarden-" + user
+        cs = self.user_containers(user)
+        return cs[0]["id"] if cs else None
 
     def owns_container(self, c):
         bundle = c.get("bundle") or ""
-        return bundle.startswith(self.base + "/") or c.get("id") in {self.container_id(u) for u in self.user_names}
+        return bundle.startswith(self.base + "/") or any(self._id_is_users(c.get("id") or "", u)
+                                                         for u in self.user_names)
 
     def server_pids(self, user):
         """(init pid, all pids) of the user's container, from runc state; (None, []) if not running."""
-        st = runc_state(self.container_id(user))
+        cid = self.container_id(user)
+        st = runc_state(cid) if cid else None
         if not st or not st.get("pid") or st.get("status") != "running":
             return None, []
         init = st["pid"]
@@ -668,7 +682,10 @@ class Daemon:
     def jupyter_token(self, user):
         init, pids = self.server_pids(user)
         for p in pids:
-            tok = proc_environ(p).get("JUPYTER_TOKEN")
+            env = proc_environ(p)
+            # the secret the proxy injects: NBWARDEN_SERVER_TOKEN (checked by nbwarden's login
+            # handler, sandbox.h) or, in the first design, Jupyter's own JUPYTER_TOKEN
+            tok = env.get("NBWARDEN_SERVER_TOKEN") or env.get("JUPYTER_TOKEN")
             if tok:
                 self.add_secret(f"Jupyter token of {user}", tok)
                 return tok
@@ -703,7 +720,7 @@ class Daemon:
         for pid, st in self.seen.items():
             if pid_alive(pid, st):
                 problems.append(f"process {pid} still alive: {' '.join(proc_cmdline(pid) or [])!r}")
-        names = [self.base] + [self.container_id(u) for u in self.user_names]
+        names = [self.base] + list(self.user_names)
         me = os.getpid()
         for p in all_pids():
             if p == me or p in own:
@@ -725,7 +742,7 @@ class Daemon:
                 problems.append(f"mount left at {mp}")
         others = other_nbwarden_daemons(own)
         before = self.foreign_before or set()
-        tag_names = [self.container_id(u) for u in self.user_names] + list(self.user_names)
+        tag_names = list(self.user_names)
         for d in cgroup_dirs():
             leaf = os.path.basename(d)
             if any(n in leaf for n in tag_names):

@@ -154,7 +154,7 @@ def test_proxy_browser_flow(hub, alice_server, alice_browser):
 def test_jupyter_token_never_reaches_client(hub, alice_server, alice_browser):
     user = hub.alice
     jtok = hub.jupyter_token(user)
-    assert jtok, "could not read JUPYTER_TOKEN from the server's environment"
+    assert jtok, "could not read the server's token (NBWARDEN_SERVER_TOKEN) from its environment"
     seen = []
     for path in ("api/status", "tree", "api/kernels", "api/sessions", "api/contents", "", "lab"):
         r = alice_browser.get(hub.url + f"/user/{user}/{path}")
@@ -279,6 +279,7 @@ f["w_etc"] = can_write("/etc/.e2e-probe")
 f["root_readable"] = os.access("/root", os.R_OK) and bool(os.path.isdir("/root") and os.listdir("/root"))
 f["var_lib_dpkg"] = os.path.exists("/var/lib/dpkg")
 f["passwd"] = open("/etc/passwd").read()
+f["env_secrets"] = sorted(k for k in os.environ if "TOKEN" in k.upper() or "SECRET" in k.upper())
 import stat
 try:
     f["kcore"] = stat.S_ISREG(os.stat("/proc/kcore").st_mode)  # masked: /dev/null bind-mounted over it
@@ -330,6 +331,8 @@ def test_sandbox_from_inside(hub, bob_server):
         problems.append("sandbox user missing from /etc/passwd")
     if "root:x:0:0" in f["passwd"] and len(f["passwd"].splitlines()) > 5:
         problems.append("/etc/passwd looks like the host's")
+    if f["env_secrets"]:
+        problems.append(f"the kernel inherited secrets from the server's environment: {f['env_secrets']}")
     if f["kcore"]:
         problems.append("/proc/kcore readable (masked paths missing)")
     assert not problems, "; ".join(problems)
@@ -368,6 +371,10 @@ def test_sandbox_from_outside(hub, alice_server, bob_server):
         quota = int(cgroup_file(init, "cpu", "cpu.cfs_quota_us"))
         period = int(cgroup_file(init, "cpu", "cpu.cfs_period_us"))
         assert quota > 0 and abs(quota / period - 1.0) < 0.01, f"cpu quota {quota}/{period}"
+        bundle_cfg = os.path.join(hub.state_dir, "bundles", user, "config.json")
+        bs = os.stat(bundle_cfg)
+        assert bs.st_mode & 0o004 == 0, \
+            f"{bundle_cfg} carries the server token in process.env and is world-readable ({oct(bs.st_mode)})"
         sock = socket_path(hub, user)
         ss = os.stat(sock)
         assert ss.st_mode & 0o007 == 0, f"{sock} is accessible by others: {oct(ss.st_mode)}"

@@ -85,7 +85,7 @@ def test_stop_server_through_api(hub, bob_server):
                    60, interval=0.1, what="server stopped")
     nbw.wait_until(lambda: not any(nbw.pid_alive(p, s) for p, s in starts.items()), 30,
                    what="the server's processes gone")
-    assert not [c for c in nbw.runc_list() if c["id"] == hub.container_id(user)], "container left after stop"
+    assert not hub.user_containers(user), "container left after stop"
     hub.wait_audit("server.stop", user=user)
     assert len(hub.audit_find("server.stop", user=user)) == n_stop + 1
     left = [d for d in nbw.cgroup_dirs() if user in os.path.basename(d)]

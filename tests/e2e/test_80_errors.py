@@ -59,14 +59,14 @@ def spawn_expect_failure(d, timeout=60):
 def assert_no_user_leftovers(d):
     user = d.user
     problems = []
-    if [c for c in nbw.runc_list() if c["id"] == d.container_id(user)]:
-        problems.append("container left in runc")
+    if d.user_containers(user):
+        problems.append(f"container left in runc: {d.user_containers(user)}")
     procs = d.uid_range_pids()
     if procs:
         problems.append(f"processes left in the sandbox uid range: {[nbw.proc_cmdline(p) for p in procs]}")
     for p in nbw.all_pids():
         cl = " ".join(nbw.proc_cmdline(p) or [])
-        if d.container_id(user) in cl or (os.path.join(d.state_dir, "bundles") in cl):
+        if user in cl or (os.path.join(d.state_dir, "bundles") in cl):
             problems.append(f"process left: {cl}")
     cg = [c for c in nbw.cgroup_dirs() if user in os.path.basename(c)]
     if cg:
