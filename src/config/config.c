@@ -38,12 +38,12 @@ struct loader {
 	struct config *c;
 	struct config_diag *diag;
 	struct config_diag pending; /* this load's messages, moved to diag at the end */
-	int *lines;                 /* line of each pending message, 0 if none */
+	int *lines;		    /* line of each pending message, 0 if none */
 	size_t n_errors;
-	bool full;       /* CONFIG__MAX_ERRORS reached */
+	bool full; /* CONFIG__MAX_ERRORS reached */
 	bool oom;
 	bool seen[MAX_KEYS];
-	struct pos where[MAX_KEYS];     /* of each setting's value, for cross-key messages */
+	struct pos where[MAX_KEYS];	/* of each setting's value, for cross-key messages */
 	struct pos key_where[MAX_KEYS]; /* of each setting's key, for duplicates */
 	struct {
 		char path[CONFIG__MAX_KEY];
@@ -169,7 +169,7 @@ static void pos_min(struct pos *best, const struct fy_mark *m, int adjust)
 
 	if (!m || m->line < 0)
 		return;
-	p = (struct pos){ m->line + 1, m->column + 1 - adjust };
+	p = (struct pos){m->line + 1, m->column + 1 - adjust};
 	if (p.column < 1)
 		p.column = 1;
 	if (best->line == 0 || p.line < best->line || (p.line == best->line && p.column < best->column))
@@ -182,7 +182,7 @@ static void pos_min(struct pos *best, const struct fy_mark *m, int adjust)
  * key's position. */
 static struct pos pos_of(struct fy_event *e, const struct pos *fallback)
 {
-	struct pos best = { 0, 0 };
+	struct pos best = {0, 0};
 	struct fy_token *t;
 
 	if (!e)
@@ -295,10 +295,10 @@ static void scalar_of(struct fy_event *ev, struct config__scalar *s)
 	const char *t = fy_token_get_text(ev->scalar.value, &len);
 
 	*s = (struct config__scalar){
-		.text = t ? t : "",
-		.len = t ? len : 0,
-		.quoted = fy_token_scalar_style(ev->scalar.value) != FYSS_PLAIN || fy_event_get_tag_token(ev),
-		.null = scalar_is_null(ev),
+	    .text = t ? t : "",
+	    .len = t ? len : 0,
+	    .quoted = fy_token_scalar_style(ev->scalar.value) != FYSS_PLAIN || fy_event_get_tag_token(ev),
+	    .null = scalar_is_null(ev),
 	};
 }
 
@@ -698,9 +698,7 @@ static int walk_stream(struct loader *ld)
 	return 0;
 }
 
-static void noop_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-}
+static void noop_output(struct fy_diag *diag, void *user, const char *buf, size_t len) {}
 
 /* Returns the first line with a syntax error (INT_MAX if none has a line). */
 static int collect_syntax_errors(struct loader *ld, struct fy_diag *fyd)
@@ -721,26 +719,97 @@ static int collect_syntax_errors(struct loader *ld, struct fy_diag *fyd)
 	loader_finish(ld, first);
 	it = NULL;
 	while ((e = fy_diag_errors_iterate(fyd, &it))) {
-		struct pos p = { e->line, e->column };
+		struct pos p = {e->line, e->column};
+		char msg[256];
 
 		if (e->type < FYET_ERROR)
 			continue;
-		report(ld, &p, NULL, "%s", e->msg ? e->msg : "invalid YAML");
+		(void)nbw_strlcpy(msg, e->msg ? e->msg : "invalid YAML", sizeof(msg));
+		for (char *q = msg; *q; q++) /* one clean line, whatever libfyaml quoted */
+			if ((unsigned char)*q < 0x20 || *q == 0x7f)
+				*q = '?';
+		report(ld, &p, NULL, "%s", msg);
 	}
 	if (n == 0)
 		report(ld, NULL, NULL, "invalid YAML");
 	return first;
 }
 
+/* Length of the UTF-8 sequence at p (at most n bytes), 0 if invalid:
+ * overlong forms, surrogates and values above U+10FFFF are invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n, uint32_t *ret_cp)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (p[0] < 0x80) {
+		*ret_cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*ret_cp = cp;
+	return len;
+}
+
+static int check_text(struct loader *ld, const char *text, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+	struct pos pos = {1, 1};
+
+	while (p < end) {
+		uint32_t cp = 0;
+		size_t l = utf8_len(p, (size_t)(end - p), &cp);
+
+		if (l == 0) {
+			report(ld, &pos, NULL, "invalid UTF-8 in the file");
+			return -EINVAL;
+		}
+		if (cp == 0) {
+			report(ld, &pos, NULL, "NUL byte in the file");
+			return -EINVAL;
+		}
+		/* YAML's c-printable: tab, LF, CR and the printable rest */
+		if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0x7f ||
+		    (cp >= 0x80 && cp <= 0x9f && cp != 0x85) || cp == 0xfffe || cp == 0xffff) {
+			report(ld, &pos, NULL, "control character U+%04X in the file", (unsigned)cp);
+			return -EINVAL;
+		}
+		if (cp == '\n')
+			pos = (struct pos){pos.line + 1, 1};
+		else
+			pos.column++;
+		p += l;
+	}
+	return 0;
+}
+
 int config_load_string(const char *text, size_t len, const char *display_name, struct config **ret,
 		       struct config_diag *diag)
 {
-	struct loader ld = { .file = display_name ? display_name : "<config>", .diag = diag };
+	struct loader ld = {.file = display_name ? display_name : "<config>", .diag = diag};
 	struct fy_diag_cfg dcfg;
 	struct fy_parse_cfg pcfg;
 	struct fy_diag *fyd = NULL;
 	struct config *c = NULL;
-	const char *nul;
 	int r;
 
 	if (!text || !ret)
@@ -754,19 +823,13 @@ int config_load_string(const char *text, size_t len, const char *display_name, s
 		return ld.oom ? -ENOMEM : -EFBIG;
 	}
 
-	/* libfyaml takes a NUL byte for the end of the input; YAML has no place for one */
-	nul = memchr(text, '\0', len);
-	if (nul) {
-		struct pos p = { 1, 1 };
-
-		for (const char *q = text; q < nul; q++)
-			if (*q == '\n')
-				p = (struct pos){ p.line + 1, 1 };
-			else
-				p.column++;
-		report(&ld, &p, NULL, "NUL byte in the file");
+	/* Only printable UTF-8 reaches libfyaml: YAML allows nothing else, libfyaml
+	 * takes a NUL for the end of input, and libfyaml 0.7.12 loops forever on
+	 * some invalid UTF-8 ("%\xb8"). */
+	r = check_text(&ld, text, len);
+	if (r < 0) {
 		loader_finish(&ld, INT_MAX);
-		return ld.oom ? -ENOMEM : -EINVAL;
+		return ld.oom ? -ENOMEM : r;
 	}
 
 	c = calloc(1, sizeof(*c));
@@ -795,8 +858,8 @@ int config_load_string(const char *text, size_t len, const char *display_name, s
 	}
 	fy_diag_set_collect_errors(fyd, true);
 	pcfg = (struct fy_parse_cfg){
-		.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE | FYPCF_DISABLE_MMAP_OPT,
-		.diag = fyd,
+	    .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE | FYPCF_DISABLE_MMAP_OPT,
+	    .diag = fyd,
 	};
 	ld.fyp = fy_parser_create(&pcfg);
 	if (!ld.fyp || fy_parser_set_string(ld.fyp, text, len) != 0) {
@@ -866,7 +929,7 @@ static int read_fd(int fd, char **ret, size_t *ret_len)
 
 int config_load_fd(int fd, const char *display_name, struct config **ret, struct config_diag *diag)
 {
-	struct loader ld = { .file = display_name ? display_name : "<config>", .diag = diag };
+	struct loader ld = {.file = display_name ? display_name : "<config>", .diag = diag};
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	int r;
@@ -886,7 +949,7 @@ int config_load_fd(int fd, const char *display_name, struct config **ret, struct
 
 int config_load_file(const char *path, struct config **ret, struct config_diag *diag)
 {
-	struct loader ld = { .file = path, .diag = diag };
+	struct loader ld = {.file = path, .diag = diag};
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 

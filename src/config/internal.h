@@ -8,20 +8,20 @@
 #include "config/config.h"
 
 #define CONFIG__MAX_FILE_BYTES (1024 * 1024) /* config files larger than this are refused */
-#define CONFIG__MAX_ERRORS 100               /* diagnostics collected before giving up */
-#define CONFIG__MAX_STRING 4096              /* longest string value (PATH_MAX) */
-#define CONFIG__MAX_LIST 256                 /* longest string list */
-#define CONFIG__MAX_KEY 128                  /* longest dotted key path */
+#define CONFIG__MAX_ERRORS 100		     /* diagnostics collected before giving up */
+#define CONFIG__MAX_STRING 4096		     /* longest string value (PATH_MAX) */
+#define CONFIG__MAX_LIST 256		     /* longest string list */
+#define CONFIG__MAX_KEY 128		     /* longest dotted key path */
 
 enum config__type {
-	CONFIG__STRING,  /* free text, usually narrowed by a validate callback */
-	CONFIG__PATH,    /* absolute, normalized path, not "/" */
-	CONFIG__URL,     /* URL; the validate callback decides the shape */
-	CONFIG__BOOL,    /* true / false (YAML 1.2 core schema) */
-	CONFIG__U32,     /* decimal integer in [min, max] */
-	CONFIG__U64,     /* decimal integer in [min, max] */
-	CONFIG__DOUBLE,  /* decimal number in [dmin, dmax] */
-	CONFIG__SIZE,    /* "1G"-style byte count in [min, max] */
+	CONFIG__STRING,	 /* free text, usually narrowed by a validate callback */
+	CONFIG__PATH,	 /* absolute, normalized path, not "/" */
+	CONFIG__URL,	 /* URL; the validate callback decides the shape */
+	CONFIG__BOOL,	 /* true / false (YAML 1.2 core schema) */
+	CONFIG__U32,	 /* decimal integer in [min, max] */
+	CONFIG__U64,	 /* decimal integer in [min, max] */
+	CONFIG__DOUBLE,	 /* decimal number in [dmin, dmax] */
+	CONFIG__SIZE,	 /* "1G"-style byte count in [min, max] */
 	CONFIG__STRLIST, /* list of non-empty strings (or one string) */
 };
 
@@ -42,13 +42,13 @@ typedef int (*config__validate_fn)(struct config *c, const void *value, char *er
 struct config__key {
 	const char *name; /* dotted path, e.g. "singleuser.memory.limit" */
 	enum config__type type;
-	const char *what;   /* overrides the type's "expected ..." phrase */
-	uint64_t min, max;  /* integer and size types */
-	double dmin, dmax;  /* CONFIG__DOUBLE */
-	const char *def;    /* default, as text, run through the same conversion */
+	const char *what;	     /* overrides the type's "expected ..." phrase */
+	uint64_t min, max;	     /* integer and size types */
+	double dmin, dmax;	     /* CONFIG__DOUBLE */
+	const char *def;	     /* default, as text, run through the same conversion */
 	const char *const *def_list; /* default of a CONFIG__STRLIST, NULL-terminated */
 	config__validate_fn validate;
-	size_t offset;   /* of the field in struct config */
+	size_t offset;	 /* of the field in struct config */
 	size_t offset_n; /* CONFIG__STRLIST: of the size_t element count */
 };
 
@@ -62,8 +62,7 @@ extern const size_t config__n_keys;
 int config__set_scalar(struct config *c, const struct config__key *k, const struct config__scalar *s, char *err,
 		       size_t err_size);
 /* Store a string list (takes ownership of list on success and on failure). */
-int config__set_list(struct config *c, const struct config__key *k, char **list, size_t n, char *err,
-		     size_t err_size);
+int config__set_list(struct config *c, const struct config__key *k, char **list, size_t n, char *err, size_t err_size);
 /* Fill every key with its default. -EINVAL only on a bad table (a bug). */
 int config__set_defaults(struct config *c);
 /* Checks that involve more than one key. Each problem is reported through

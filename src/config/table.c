@@ -16,21 +16,36 @@
 #define NBW_UID_MAX 4294967294u /* (uid_t)-1 is "no uid" */
 #define SANDBOX_UIDS_PER_USER 65536u
 
-static const char *const default_cmd[] = { "/usr/bin/python3", "-m", "jupyter_server", NULL };
+static const char *const default_cmd[] = {"/usr/bin/python3", "-m", "jupyter_server", NULL};
 
 /* ---- validators ---- */
 
 static int validate_bind_url(struct config *c, const void *value, char *err, size_t err_size);
 static int validate_runtime(struct config *c, const void *value, char *err, size_t err_size);
 
-#define KU32(n, f, lo, hi, d) \
-	{ .name = (n), .type = CONFIG__U32, .min = (lo), .max = (hi), .def = (d), .offset = offsetof(struct config, f) }
-#define KU64(n, f, lo, hi, d) \
-	{ .name = (n), .type = CONFIG__U64, .min = (lo), .max = (hi), .def = (d), .offset = offsetof(struct config, f) }
-#define KSIZE(n, f, lo, hi, d) \
-	{ .name = (n), .type = CONFIG__SIZE, .min = (lo), .max = (hi), .def = (d), .offset = offsetof(struct config, f) }
-#define KBOOL(n, f, d) { .name = (n), .type = CONFIG__BOOL, .def = (d), .offset = offsetof(struct config, f) }
-#define KPATH(n, f, d) { .name = (n), .type = CONFIG__PATH, .def = (d), .offset = offsetof(struct config, f) }
+#define KU32(n, f, lo, hi, d)                                                                                          \
+	{                                                                                                              \
+		.name = (n), .type = CONFIG__U32, .min = (lo), .max = (hi), .def = (d),                                \
+		.offset = offsetof(struct config, f)                                                                   \
+	}
+#define KU64(n, f, lo, hi, d)                                                                                          \
+	{                                                                                                              \
+		.name = (n), .type = CONFIG__U64, .min = (lo), .max = (hi), .def = (d),                                \
+		.offset = offsetof(struct config, f)                                                                   \
+	}
+#define KSIZE(n, f, lo, hi, d)                                                                                         \
+	{                                                                                                              \
+		.name = (n), .type = CONFIG__SIZE, .min = (lo), .max = (hi), .def = (d),                               \
+		.offset = offsetof(struct config, f)                                                                   \
+	}
+#define KBOOL(n, f, d)                                                                                                 \
+	{                                                                                                              \
+		.name = (n), .type = CONFIG__BOOL, .def = (d), .offset = offsetof(struct config, f)                    \
+	}
+#define KPATH(n, f, d)                                                                                                 \
+	{                                                                                                              \
+		.name = (n), .type = CONFIG__PATH, .def = (d), .offset = offsetof(struct config, f)                    \
+	}
 
 #define KiB (UINT64_C(1) << 10)
 #define MiB (UINT64_C(1) << 20)
@@ -38,53 +53,53 @@ static int validate_runtime(struct config *c, const void *value, char *err, size
 #define TiB (UINT64_C(1) << 40)
 
 const struct config__key config__keys[] = {
-	{ .name = "hub.bind_url",
-	  .type = CONFIG__URL,
-	  .what = "a URL like http://127.0.0.1:8000/",
-	  .def = "http://127.0.0.1:8000/",
-	  .validate = validate_bind_url,
-	  .offset = offsetof(struct config, hub.bind_url) },
-	KPATH("hub.state_dir", hub.state_dir, "/var/lib/nbwarden"),
-	KU32("hub.uid", hub.uid, 1, NBW_UID_MAX, "60999"),
-	KU32("hub.gid", hub.gid, 1, NBW_UID_MAX, "60999"),
-	KBOOL("hub.cookie_secure", hub.cookie_secure, "false"),
-	KU32("hub.cookie_max_age_seconds", hub.cookie_max_age, 60, 2592000, "43200"),
-	KU32("hub.max_body_bytes", hub.max_body, 1024, 16777216, "65536"),
-	KU32("hub.max_header_bytes", hub.max_header, 1024, 1048576, "16384"),
-	KU32("hub.max_connections", hub.max_connections, 16, 1000000, "4096"),
+    {.name = "hub.bind_url",
+     .type = CONFIG__URL,
+     .what = "a URL like http://127.0.0.1:8000/",
+     .def = "http://127.0.0.1:8000/",
+     .validate = validate_bind_url,
+     .offset = offsetof(struct config, hub.bind_url)},
+    KPATH("hub.state_dir", hub.state_dir, "/var/lib/nbwarden"),
+    KU32("hub.uid", hub.uid, 1, NBW_UID_MAX, "60999"),
+    KU32("hub.gid", hub.gid, 1, NBW_UID_MAX, "60999"),
+    KBOOL("hub.cookie_secure", hub.cookie_secure, "false"),
+    KU32("hub.cookie_max_age_seconds", hub.cookie_max_age, 60, 2592000, "43200"),
+    KU32("hub.max_body_bytes", hub.max_body, 1024, 16777216, "65536"),
+    KU32("hub.max_header_bytes", hub.max_header, 1024, 1048576, "16384"),
+    KU32("hub.max_connections", hub.max_connections, 16, 1000000, "4096"),
 
-	{ .name = "singleuser.cmd",
-	  .type = CONFIG__STRLIST,
-	  .def_list = default_cmd,
-	  .offset = offsetof(struct config, singleuser.cmd),
-	  .offset_n = offsetof(struct config, singleuser.n_cmd) },
-	KU32("singleuser.uid", singleuser.uid, 1, 65534, "1000"),
-	KU32("singleuser.fsGid", singleuser.gid, 1, 65534, "100"),
-	{ .name = "singleuser.runtime",
-	  .type = CONFIG__STRING,
-	  .what = "a program name without '/' or an absolute path",
-	  .def = "runc",
-	  .validate = validate_runtime,
-	  .offset = offsetof(struct config, singleuser.runtime) },
-	{ .name = "singleuser.cpu.limit",
-	  .type = CONFIG__DOUBLE,
-	  .dmin = 0.01,
-	  .dmax = 1024,
-	  .def = "1.0",
-	  .offset = offsetof(struct config, singleuser.cpu_limit) },
-	KSIZE("singleuser.memory.limit", singleuser.memory_limit, 64 * MiB, TiB, "1G"),
-	KU64("singleuser.pids.limit", singleuser.pids_limit, 16, 1000000, "512"),
-	KSIZE("singleuser.storage.capacity", singleuser.storage_capacity, 16 * MiB, 16 * TiB, "10G"),
-	KU32("singleuser.startTimeout", singleuser.start_timeout, 1, 3600, "60"),
-	KU32("singleuser.hostUidBase", singleuser.host_uid_base, SANDBOX_UIDS_PER_USER,
-	     NBW_UID_MAX + 1u - SANDBOX_UIDS_PER_USER, "1000000"),
-	KU32("singleuser.maxServers", singleuser.max_servers, 1, 10000, "256"),
+    {.name = "singleuser.cmd",
+     .type = CONFIG__STRLIST,
+     .def_list = default_cmd,
+     .offset = offsetof(struct config, singleuser.cmd),
+     .offset_n = offsetof(struct config, singleuser.n_cmd)},
+    KU32("singleuser.uid", singleuser.uid, 1, 65534, "1000"),
+    KU32("singleuser.fsGid", singleuser.gid, 1, 65534, "100"),
+    {.name = "singleuser.runtime",
+     .type = CONFIG__STRING,
+     .what = "a program name without '/' or an absolute path",
+     .def = "runc",
+     .validate = validate_runtime,
+     .offset = offsetof(struct config, singleuser.runtime)},
+    {.name = "singleuser.cpu.limit",
+     .type = CONFIG__DOUBLE,
+     .dmin = 0.01,
+     .dmax = 1024,
+     .def = "1.0",
+     .offset = offsetof(struct config, singleuser.cpu_limit)},
+    KSIZE("singleuser.memory.limit", singleuser.memory_limit, 64 * MiB, TiB, "1G"),
+    KU64("singleuser.pids.limit", singleuser.pids_limit, 16, 1000000, "512"),
+    KSIZE("singleuser.storage.capacity", singleuser.storage_capacity, 16 * MiB, 16 * TiB, "10G"),
+    KU32("singleuser.startTimeout", singleuser.start_timeout, 1, 3600, "60"),
+    KU32("singleuser.hostUidBase", singleuser.host_uid_base, SANDBOX_UIDS_PER_USER,
+	 NBW_UID_MAX + 1u - SANDBOX_UIDS_PER_USER, "1000000"),
+    KU32("singleuser.maxServers", singleuser.max_servers, 1, 10000, "256"),
 
-	KPATH("audit.file", audit.file, "/var/log/nbwarden/audit.jsonl"),
-	KU32("audit.code_max_bytes", audit.code_max_bytes, 0, 32768, "8192"),
-	KU32("audit.fsync_interval_ms", audit.fsync_interval_ms, 0, 10000, "100"),
+    KPATH("audit.file", audit.file, "/var/log/nbwarden/audit.jsonl"),
+    KU32("audit.code_max_bytes", audit.code_max_bytes, 0, 32768, "8192"),
+    KU32("audit.fsync_interval_ms", audit.fsync_interval_ms, 0, 10000, "100"),
 
-	KBOOL("debug.enabled", debug, "false"),
+    KBOOL("debug.enabled", debug, "false"),
 };
 const size_t config__n_keys = ARRAY_SIZE(config__keys);
 
@@ -155,7 +170,7 @@ void config__format_size(uint64_t v, char *buf, size_t size)
 	static const struct {
 		uint64_t mult;
 		char suffix;
-	} units[] = { { TiB, 'T' }, { GiB, 'G' }, { MiB, 'M' }, { KiB, 'K' } };
+	} units[] = {{TiB, 'T'}, {GiB, 'G'}, {MiB, 'M'}, {KiB, 'K'}};
 
 	for (size_t i = 0; v > 0 && i < ARRAY_SIZE(units); i++)
 		if (v % units[i].mult == 0) {
@@ -217,10 +232,9 @@ static int bad_value(const struct config__key *k, const struct config__scalar *s
 	/* A quoted "1000" is a string in YAML; say so, or the message looks absurd. */
 	(void)nbw_snprintf(err, err_size, "expected %s, got %s%s", what,
 			   s->quoted && k->type != CONFIG__STRING && k->type != CONFIG__PATH &&
-					   k->type != CONFIG__URL && k->type != CONFIG__SIZE &&
-					   k->type != CONFIG__STRLIST ?
-				   "a quoted string " :
-				   "",
+				   k->type != CONFIG__URL && k->type != CONFIG__SIZE && k->type != CONFIG__STRLIST
+			       ? "a quoted string "
+			       : "",
 			   got);
 	return -EINVAL;
 }
@@ -243,8 +257,7 @@ int config_parse_size(const char *s, uint64_t *ret)
 		const char *suffix;
 		uint64_t mult;
 	} units[] = {
-		{ "", 1 },	   { "K", KiB },   { "M", MiB },   { "G", GiB },   { "T", TiB },
-		{ "Ki", KiB }, { "Mi", MiB }, { "Gi", GiB }, { "Ti", TiB },
+	    {"", 1}, {"K", KiB}, {"M", MiB}, {"G", GiB}, {"T", TiB}, {"Ki", KiB}, {"Mi", MiB}, {"Gi", GiB}, {"Ti", TiB},
 	};
 	const char *p = s;
 	unsigned __int128 ipart = 0, frac = 0, scale = 1, v;
@@ -334,9 +347,9 @@ static int check_path(const char *p, char *err, size_t err_size)
 		e = strchrnul(c, '/');
 		cl = (size_t)(e - c);
 		if (cl == 0 || (cl == 1 && c[0] == '.') || (cl == 2 && c[0] == '.' && c[1] == '.')) {
-			(void)nbw_snprintf(err, err_size,
-					   "must be a normalized path (no \"//\", \".\", \"..\" or trailing \"/\"), got %s",
-					   q);
+			(void)nbw_snprintf(
+			    err, err_size,
+			    "must be a normalized path (no \"//\", \".\", \"..\" or trailing \"/\"), got %s", q);
 			return -EINVAL;
 		}
 		c = e;
@@ -352,8 +365,8 @@ static int validate_runtime(struct config *c, const void *value, char *err, size
 	if (v[0] == '/')
 		return check_path(v, err, err_size);
 	for (const char *p = v; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '.' || *p == '_' || *p == '-' || *p == '+'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		      *p == '_' || *p == '-' || *p == '+'))
 			goto bad;
 	if (v[0] == '\0' || v[0] == '.' || v[0] == '-')
 		goto bad;
@@ -448,8 +461,8 @@ static int validate_bind_url(struct config *c, const void *value, char *err, siz
 	return 0;
 
 bad_host:
-	(void)nbw_snprintf(err, err_size,
-			   "host must be an IPv4 address, a bracketed IPv6 address or localhost, got %s", q);
+	(void)nbw_snprintf(err, err_size, "host must be an IPv4 address, a bracketed IPv6 address or localhost, got %s",
+			   q);
 	return -EINVAL;
 bad_port:
 	(void)nbw_snprintf(err, err_size, "expected a port in 1..65535, got %s", q);
@@ -561,8 +574,7 @@ static int set_number(struct config *c, const struct config__key *k, const struc
 	return 0;
 }
 
-int config__set_list(struct config *c, const struct config__key *k, char **list, size_t n, char *err,
-		     size_t err_size)
+int config__set_list(struct config *c, const struct config__key *k, char **list, size_t n, char *err, size_t err_size)
 {
 	char ***field = (char ***)((char *)c + k->offset);
 	size_t *field_n = (size_t *)((char *)c + k->offset_n);
@@ -642,10 +654,9 @@ int config__set_defaults(struct config *c)
 			r = config__set_list(c, k, list, n, err, sizeof(err));
 		} else {
 			struct config__scalar s = {
-				.text = k->def,
-				.len = strlen(k->def),
-				.quoted = k->type == CONFIG__STRING || k->type == CONFIG__PATH ||
-					  k->type == CONFIG__URL,
+			    .text = k->def,
+			    .len = strlen(k->def),
+			    .quoted = k->type == CONFIG__STRING || k->type == CONFIG__PATH || k->type == CONFIG__URL,
 			};
 			r = config__set_scalar(c, k, &s, err, sizeof(err));
 		}

@@ -14,7 +14,7 @@
 
 static struct config *load_ok(const char *yaml)
 {
-	struct config_diag d = { 0 };
+	struct config_diag d = {0};
 	struct config *c = NULL;
 	int r = config_load_string(yaml, strlen(yaml), F, &c, &d);
 
@@ -31,7 +31,7 @@ static struct config *load_ok(const char *yaml)
  * messages come out, in order. */
 static void expect_errors_n(const char *yaml, size_t len, const char *const *want)
 {
-	struct config_diag d = { 0 };
+	struct config_diag d = {0};
 	struct config *c = (struct config *)0x1;
 	size_t n = 0;
 	int r = config_load_string(yaml, len, F, &c, &d);
@@ -54,8 +54,7 @@ static void expect_errors_n(const char *yaml, size_t len, const char *const *wan
 	assert_int_equal(d.n, 0);
 }
 
-#define expect_errors(yaml, ...) \
-	expect_errors_n((yaml), strlen(yaml), (const char *const[]){ __VA_ARGS__, NULL })
+#define expect_errors(yaml, ...) expect_errors_n((yaml), strlen(yaml), (const char *const[]){__VA_ARGS__, NULL})
 
 static void check_defaults(const struct config *c, bool minimal_file)
 {
@@ -107,8 +106,8 @@ static void test_minimal_file(void **state)
 
 static void test_empty_means_defaults(void **state)
 {
-	static const char *const docs[] = { "", "{}", "# only a comment\n", "---\n", "---\n...\n", "\n\n", "~\n",
-					    "hub:\nsingleuser:\n" };
+	static const char *const docs[] = {"",	   "{}",  "# only a comment\n", "---\n", "---\n...\n",
+					   "\n\n", "~\n", "hub:\nsingleuser:\n"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(docs); i++) {
 		struct config *c = load_ok(docs[i]);
@@ -186,24 +185,22 @@ static void test_all_keys(void **state)
 
 static void test_type_errors(void **state)
 {
-	expect_errors("hub:\n  uid: abc\n",
-		      F ":2:8: hub.uid: expected an integer in 1..4294967294, got \"abc\"");
+	expect_errors("hub:\n  uid: abc\n", F ":2:8: hub.uid: expected an integer in 1..4294967294, got \"abc\"");
 	expect_errors("hub:\n  uid: 0\n", F ":2:8: hub.uid: expected an integer in 1..4294967294, got \"0\"");
 	expect_errors("hub:\n  gid: 4294967295\n",
 		      F ":2:8: hub.gid: expected an integer in 1..4294967294, got \"4294967295\"");
 	expect_errors("hub:\n  uid: -5\n", F ":2:8: hub.uid: expected an integer in 1..4294967294, got \"-5\"");
-	expect_errors("hub:\n  uid: 0x10\n",
-		      F ":2:8: hub.uid: expected an integer in 1..4294967294, got \"0x10\"");
+	expect_errors("hub:\n  uid: 0x10\n", F ":2:8: hub.uid: expected an integer in 1..4294967294, got \"0x10\"");
 	expect_errors("hub:\n  uid: 99999999999999999999999\n",
 		      F ":2:8: hub.uid: expected an integer in 1..4294967294, got \"99999999999999999999999\"");
 	expect_errors("hub:\n  uid: \"1000\"\n",
 		      F ":2:8: hub.uid: expected an integer in 1..4294967294, got a quoted string \"1000\"");
 	expect_errors("hub:\n  uid:\n", F ":2:3: hub.uid: expected an integer in 1..4294967294, got null");
-	expect_errors("hub:\n  uid: {a: 1}\n",
-		      F ":2:8: hub.uid: expected an integer in 1..4294967294, got a mapping");
+	expect_errors("hub:\n  uid: {a: 1}\n", F ":2:8: hub.uid: expected an integer in 1..4294967294, got a mapping");
 	expect_errors("hub:\n  uid:\n    - 1\n",
 		      F ":3:5: hub.uid: expected an integer in 1..4294967294, got a sequence");
-	expect_errors("hub:\n  cookie_secure: yes\n", F ":2:18: hub.cookie_secure: expected true or false, got \"yes\"");
+	expect_errors("hub:\n  cookie_secure: yes\n",
+		      F ":2:18: hub.cookie_secure: expected true or false, got \"yes\"");
 	expect_errors("hub:\n  cookie_secure: 1\n", F ":2:18: hub.cookie_secure: expected true or false, got \"1\"");
 	expect_errors("hub:\n  cookie_secure: 'true'\n",
 		      F ":2:18: hub.cookie_secure: expected true or false, got a quoted string \"true\"");
@@ -251,7 +248,8 @@ static void test_unknown_keys(void **state)
 	expect_errors("singleuser:\n  memroy:\n    limit: 1G\n",
 		      F ":2:3: singleuser.memroy: unknown key (did you mean \"singleuser.memory\"?)");
 	/* a key that names a setting is not a section, nor the reverse */
-	expect_errors("hub:\n  uid:\n    x: 1\n", F ":3:5: hub.uid: expected an integer in 1..4294967294, got a mapping");
+	expect_errors("hub:\n  uid:\n    x: 1\n",
+		      F ":3:5: hub.uid: expected an integer in 1..4294967294, got a mapping");
 	expect_errors("hub.uid: 5\n", F ":1:1: \"hub.uid\": unknown key");
 	expect_errors("[a]: 1\n", F ":1:1: keys must be strings, got a sequence");
 	expect_errors("hub:\n  ? {a: 1}\n  : 1\n", F ":2:5: hub: keys must be strings, got a mapping");
@@ -279,37 +277,38 @@ static void test_syntax_errors(void **state)
 		      F ":3:8: hub.gid: expected an integer in 1..4294967294, got a sequence",
 		      F ":4:1: flow sequence without a closing bracket");
 	/* but what the parser made of the broken line itself is dropped */
-	expect_errors("hub:\n  uid: x\n  gid: b: c\n", F ":2:8: hub.uid: expected an integer in 1..4294967294, got \"x\"",
+	expect_errors("hub:\n  uid: x\n  gid: b: c\n",
+		      F ":2:8: hub.uid: expected an integer in 1..4294967294, got \"x\"",
 		      F ":3:9: invalid nested block mapping on the same line");
 	expect_errors("hub:\n  uid: \"abc\n", F ":2:9: double-quoted scalar without closing quote");
 }
 
 static void test_multiple_errors(void **state)
 {
-	expect_errors("hub:\n"
-		      "  bind_url: ftp://x/\n"
-		      "  state_dir: relative/dir\n"
-		      "  uid: abc\n"
-		      "  bogus: 1\n"
-		      "singleuser:\n"
-		      "  memory:\n"
-		      "    limit: 1Q\n"
-		      "  runtime: ./runc\n"
-		      "audit:\n"
-		      "  file: /var/log/../x\n"
-		      "  code_max_bytes: 40000\n"
-		      "debug:\n"
-		      "  enabled: maybe\n",
-		      F ":2:13: hub.bind_url: expected a URL starting with http:// or https://, got \"ftp://x/\"",
-		      F ":3:14: hub.state_dir: expected an absolute path, got \"relative/dir\"",
-		      F ":4:8: hub.uid: expected an integer in 1..4294967294, got \"abc\"",
-		      F ":5:3: hub.bogus: unknown key",
-		      F ":8:12: singleuser.memory.limit: expected a size in 64M..1T, got \"1Q\"",
-		      F ":9:12: singleuser.runtime: expected a program name without '/' or an absolute path, got \"./runc\"",
-		      F ":11:9: audit.file: must be a normalized path (no \"//\", \".\", \"..\" or trailing \"/\"), got "
-			"\"/var/log/../x\"",
-		      F ":12:19: audit.code_max_bytes: expected an integer in 0..32768, got \"40000\"",
-		      F ":14:12: debug.enabled: expected true or false, got \"maybe\"");
+	expect_errors(
+	    "hub:\n"
+	    "  bind_url: ftp://x/\n"
+	    "  state_dir: relative/dir\n"
+	    "  uid: abc\n"
+	    "  bogus: 1\n"
+	    "singleuser:\n"
+	    "  memory:\n"
+	    "    limit: 1Q\n"
+	    "  runtime: ./runc\n"
+	    "audit:\n"
+	    "  file: /var/log/../x\n"
+	    "  code_max_bytes: 40000\n"
+	    "debug:\n"
+	    "  enabled: maybe\n",
+	    F ":2:13: hub.bind_url: expected a URL starting with http:// or https://, got \"ftp://x/\"",
+	    F ":3:14: hub.state_dir: expected an absolute path, got \"relative/dir\"",
+	    F ":4:8: hub.uid: expected an integer in 1..4294967294, got \"abc\"", F ":5:3: hub.bogus: unknown key",
+	    F ":8:12: singleuser.memory.limit: expected a size in 64M..1T, got \"1Q\"",
+	    F ":9:12: singleuser.runtime: expected a program name without '/' or an absolute path, got \"./runc\"",
+	    F ":11:9: audit.file: must be a normalized path (no \"//\", \".\", \"..\" or trailing \"/\"), got "
+	      "\"/var/log/../x\"",
+	    F ":12:19: audit.code_max_bytes: expected an integer in 0..32768, got \"40000\"",
+	    F ":14:12: debug.enabled: expected true or false, got \"maybe\"");
 }
 
 static void test_sizes(void **state)
@@ -318,29 +317,42 @@ static void test_sizes(void **state)
 		const char *s;
 		uint64_t v;
 	} ok[] = {
-		{ "0", 0 },
-		{ "1024", 1024 },
-		{ "1K", 1024 },
-		{ "1Ki", 1024 },
-		{ "512M", UINT64_C(512) << 20 },
-		{ "512Mi", UINT64_C(512) << 20 },
-		{ "1G", UINT64_C(1) << 30 },
-		{ "1.5G", UINT64_C(3) << 29 },
-		{ "0.5Gi", UINT64_C(1) << 29 },
-		{ "2T", UINT64_C(2) << 40 },
-		{ "1.1K", 1126 }, /* 1126.4, rounded down */
-		{ "16777215T", UINT64_C(16777215) << 40 },
-		{ "18446744073709551615", UINT64_MAX },
+	    {"0", 0},
+	    {"1024", 1024},
+	    {"1K", 1024},
+	    {"1Ki", 1024},
+	    {"512M", UINT64_C(512) << 20},
+	    {"512Mi", UINT64_C(512) << 20},
+	    {"1G", UINT64_C(1) << 30},
+	    {"1.5G", UINT64_C(3) << 29},
+	    {"0.5Gi", UINT64_C(1) << 29},
+	    {"2T", UINT64_C(2) << 40},
+	    {"1.1K", 1126}, /* 1126.4, rounded down */
+	    {"16777215T", UINT64_C(16777215) << 40},
+	    {"18446744073709551615", UINT64_MAX},
 	};
 	static const struct {
 		const char *s;
 		int r;
 	} bad[] = {
-		{ "", -EINVAL },	{ "G", -EINVAL },	  { "1g", -EINVAL },	{ "1GB", -EINVAL },
-		{ "1 G", -EINVAL },	{ " 1G", -EINVAL },	  { "-1G", -EINVAL },	{ "+1G", -EINVAL },
-		{ "1.G", -EINVAL },	{ ".5G", -EINVAL },	  { "1.5", -EINVAL },	{ "1e9", -EINVAL },
-		{ "1P", -EINVAL },	{ "0x10", -EINVAL },	  { "1.0000000001G", -EINVAL },
-		{ "16777216T", -ERANGE }, { "18446744073709551616", -ERANGE }, { "999999999999999999999", -ERANGE },
+	    {"", -EINVAL},
+	    {"G", -EINVAL},
+	    {"1g", -EINVAL},
+	    {"1GB", -EINVAL},
+	    {"1 G", -EINVAL},
+	    {" 1G", -EINVAL},
+	    {"-1G", -EINVAL},
+	    {"+1G", -EINVAL},
+	    {"1.G", -EINVAL},
+	    {".5G", -EINVAL},
+	    {"1.5", -EINVAL},
+	    {"1e9", -EINVAL},
+	    {"1P", -EINVAL},
+	    {"0x10", -EINVAL},
+	    {"1.0000000001G", -EINVAL},
+	    {"16777216T", -ERANGE},
+	    {"18446744073709551616", -ERANGE},
+	    {"999999999999999999999", -ERANGE},
 	};
 	uint64_t v;
 
@@ -388,14 +400,16 @@ static void test_bind_url(void **state)
 	check_bind("'http://10.1.2.3:8000/'", "10.1.2.3", 8000);
 
 #define BU(v) "hub:\n  bind_url: " v "\n"
-#define HOSTMSG(v) F ":2:13: hub.bind_url: host must be an IPv4 address, a bracketed IPv6 address or localhost, got \"" v "\""
+#define HOSTMSG(v)                                                                                                     \
+	F ":2:13: hub.bind_url: host must be an IPv4 address, a bracketed IPv6 address or localhost, got \"" v "\""
 	expect_errors(BU("https://127.0.0.1:8443/"),
 		      F ":2:13: hub.bind_url: https is not supported yet; terminate TLS in front of nbwarden and set "
 			"hub.cookie_secure: true");
-	expect_errors(BU("HTTP://127.0.0.1:8000/"),
-		      F ":2:13: hub.bind_url: expected a URL starting with http:// or https://, got \"HTTP://127.0.0.1:8000/\"");
-	expect_errors(BU("127.0.0.1:8000"),
-		      F ":2:13: hub.bind_url: expected a URL starting with http:// or https://, got \"127.0.0.1:8000\"");
+	expect_errors(
+	    BU("HTTP://127.0.0.1:8000/"),
+	    F ":2:13: hub.bind_url: expected a URL starting with http:// or https://, got \"HTTP://127.0.0.1:8000/\"");
+	expect_errors(BU("127.0.0.1:8000"), F
+		      ":2:13: hub.bind_url: expected a URL starting with http:// or https://, got \"127.0.0.1:8000\"");
 	expect_errors(BU("http://example.com:8000/"), HOSTMSG("http://example.com:8000/"));
 	expect_errors(BU("http://::1:8000/"), HOSTMSG("http://::1:8000/"));
 	expect_errors(BU("http://[127.0.0.1]:8000/"), HOSTMSG("http://[127.0.0.1]:8000/"));
@@ -404,8 +418,8 @@ static void test_bind_url(void **state)
 	expect_errors(BU("http://user@127.0.0.1:8000/"), HOSTMSG("http://user@127.0.0.1:8000/"));
 	expect_errors(BU("http://:8000/"), HOSTMSG("http://:8000/"));
 	expect_errors(BU("http://127.1:8000/"), HOSTMSG("http://127.1:8000/"));
-	expect_errors(BU("http://127.0.0.1/"),
-		      F ":2:13: hub.bind_url: expected an explicit port (http://HOST:PORT/), got \"http://127.0.0.1/\"");
+	expect_errors(BU("http://127.0.0.1/"), F
+		      ":2:13: hub.bind_url: expected an explicit port (http://HOST:PORT/), got \"http://127.0.0.1/\"");
 	expect_errors(BU("http://127.0.0.1:0/"),
 		      F ":2:13: hub.bind_url: expected a port in 1..65535, got \"http://127.0.0.1:0/\"");
 	expect_errors(BU("http://127.0.0.1:65536/"),
@@ -432,7 +446,8 @@ static void test_paths(void **state)
 	config_free(c);
 
 #define SD(v) "hub:\n  state_dir: " v "\n"
-#define NORM(v) F ":2:14: hub.state_dir: must be a normalized path (no \"//\", \".\", \"..\" or trailing \"/\"), got \"" v "\""
+#define NORM(v)                                                                                                        \
+	F ":2:14: hub.state_dir: must be a normalized path (no \"//\", \".\", \"..\" or trailing \"/\"), got \"" v "\""
 	expect_errors(SD("/"), F ":2:14: hub.state_dir: must not be \"/\"");
 	expect_errors(SD("/var/lib/"), NORM("/var/lib/"));
 	expect_errors(SD("//var"), NORM("//var"));
@@ -475,8 +490,8 @@ static void test_cmd_and_runtime(void **state)
 	expect_errors("singleuser:\n  runtime: bin/runc\n",
 		      F ":2:12: singleuser.runtime: expected a program name without '/' or an absolute path, got "
 			"\"bin/runc\"");
-	expect_errors("singleuser:\n  runtime: ..\n",
-		      F ":2:12: singleuser.runtime: expected a program name without '/' or an absolute path, got \"..\"");
+	expect_errors("singleuser:\n  runtime: ..\n", F
+		      ":2:12: singleuser.runtime: expected a program name without '/' or an absolute path, got \"..\"");
 	expect_errors("singleuser:\n  runtime: /usr/bin/\n",
 		      F ":2:12: singleuser.runtime: must be a normalized path (no \"//\", \".\", \"..\" or trailing "
 			"\"/\"), got \"/usr/bin/\"");
@@ -507,7 +522,7 @@ static void test_cross_checks(void **state)
 static void test_io(void **state)
 {
 	static const char yaml[] = "hub:\n  uid: 4242\n";
-	struct config_diag d = { 0 };
+	struct config_diag d = {0};
 	struct config *c = NULL;
 	char path[] = "/tmp/nbw-config-test-XXXXXX";
 	int p[2], fd;
@@ -531,8 +546,8 @@ static void test_io(void **state)
 	assert_null(c);
 	assert_int_equal(d.n, 1);
 	char want[256];
-	assert_true(nbw_snprintf(want, sizeof(want),
-				      "%s:2:8: hub.uid: expected an integer in 1..4294967294, got \"x\"", path) >= 0);
+	assert_true(nbw_snprintf(want, sizeof(want), "%s:2:8: hub.uid: expected an integer in 1..4294967294, got \"x\"",
+				 path) >= 0);
 	assert_string_equal(d.msgs[0], want);
 	config_diag_done(&d);
 	unlink(path);
@@ -579,14 +594,27 @@ static void test_nul_and_junk(void **state)
 {
 	static const char with_nul[] = "hub:\n  uid: 5\0\n";
 
-	expect_errors_n(with_nul, sizeof(with_nul) - 1, (const char *const[]){ F ":2:9: NUL byte in the file", NULL });
+	expect_errors_n(with_nul, sizeof(with_nul) - 1, (const char *const[]){F ":2:9: NUL byte in the file", NULL});
+	expect_errors("a: \"\xc3\xa9\"\nb: \xb8\n", F ":2:4: invalid UTF-8 in the file");
+	expect_errors("%\xb8", F ":1:2: invalid UTF-8 in the file");		     /* hangs libfyaml 0.7.12 */
+	expect_errors("a: \xc0\xaf\n", F ":1:4: invalid UTF-8 in the file");	     /* overlong "/" */
+	expect_errors("a: \xed\xa0\x80\n", F ":1:4: invalid UTF-8 in the file");     /* surrogate */
+	expect_errors("a: \xf4\x90\x80\x80\n", F ":1:4: invalid UTF-8 in the file"); /* > U+10FFFF */
+	expect_errors("a: \x1b[31m\n", F ":1:4: control character U+001B in the file");
+	expect_errors("a: \xc2\x9b\n", F ":1:4: control character U+009B in the file");
+	/* valid UTF-8 is fine, and reaches the messages escaped */
+	expect_errors("h\xc3\xbc"
+		      "b: 1\n",
+		      F ":1:1: \"h\\xc3\\xbcb\": unknown key");
+	expect_errors("hub:\n  uid: \"\xe2\x82\xac\"\n",
+		      F ":2:8: hub.uid: expected an integer in 1..4294967294, got a quoted string \"\\xe2\\x82\\xac\"");
 }
 
 static void test_too_many_errors(void **state)
 {
 	char *yaml = malloc(200 * 16);
 	size_t o = 0;
-	struct config_diag d = { 0 };
+	struct config_diag d = {0};
 	struct config *c = NULL;
 
 	assert_non_null(yaml);
@@ -604,15 +632,15 @@ static void test_too_many_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_minimal_file),   cmocka_unit_test(test_empty_means_defaults),
-		cmocka_unit_test(test_all_keys),       cmocka_unit_test(test_type_errors),
-		cmocka_unit_test(test_top_level),      cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_duplicate_keys), cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_multiple_errors), cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_bind_url),       cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_cmd_and_runtime), cmocka_unit_test(test_aliases_and_tags),
-		cmocka_unit_test(test_cross_checks),   cmocka_unit_test(test_io),
-		cmocka_unit_test(test_nul_and_junk),   cmocka_unit_test(test_too_many_errors),
+	    cmocka_unit_test(test_minimal_file),    cmocka_unit_test(test_empty_means_defaults),
+	    cmocka_unit_test(test_all_keys),	    cmocka_unit_test(test_type_errors),
+	    cmocka_unit_test(test_top_level),	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_duplicate_keys),  cmocka_unit_test(test_syntax_errors),
+	    cmocka_unit_test(test_multiple_errors), cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_bind_url),	    cmocka_unit_test(test_paths),
+	    cmocka_unit_test(test_cmd_and_runtime), cmocka_unit_test(test_aliases_and_tags),
+	    cmocka_unit_test(test_cross_checks),    cmocka_unit_test(test_io),
+	    cmocka_unit_test(test_nul_and_junk),    cmocka_unit_test(test_too_many_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
