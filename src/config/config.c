@@ -889,10 +889,19 @@ out:
 	return r;
 }
 
+/* The whole content: a regular file from offset 0 whatever its position
+ * (an fd that was read before still yields the file), anything else (a
+ * pipe) up to EOF. */
 static int read_fd(int fd, char **ret, size_t *ret_len)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, cap = 0;
+	struct stat st;
+	bool regular;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	regular = S_ISREG(st.st_mode);
 
 	for (;;) {
 		ssize_t n;
@@ -911,7 +920,7 @@ static int read_fd(int fd, char **ret, size_t *ret_len)
 			buf = nb;
 			cap = ncap;
 		}
-		n = read(fd, buf + len, cap - len);
+		n = regular ? pread(fd, buf + len, cap - len, (off_t)len) : read(fd, buf + len, cap - len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

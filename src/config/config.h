@@ -65,6 +65,11 @@ void config_diag_done(struct config_diag *d);
 /* Parse and validate. On success (0) *ret is a fully populated config.
  * On failure returns -EINVAL (or -errno for I/O) with every problem in diag;
  * *ret untouched. display_name is used in messages (the path as given). */
+/* diag: zero-initialized by the caller (or NULL to discard); messages are
+ * appended, free them with config_diag_done(). Files over 1 MiB, bytes that
+ * are not printable UTF-8, several YAML documents, aliases and tags other
+ * than the expected core type are refused. config_load_fd reads a regular
+ * file from offset 0 (pread) and a pipe to EOF (the writer must close). */
 int config_load_file(const char *path, struct config **ret, struct config_diag *diag);
 int config_load_fd(int fd, const char *display_name, struct config **ret, struct config_diag *diag);
 int config_load_string(const char *text, size_t len, const char *display_name, struct config **ret,

@@ -562,6 +562,18 @@ static void test_io(void **state)
 	assert_string_equal(d.msgs[0], "/tmp: cannot read: Is a directory");
 	config_diag_done(&d);
 
+	/* a regular file's fd is read from the start, wherever its offset is */
+	memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	fd = mkostemp(path, O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(nbw_write_all(fd, yaml, strlen(yaml)), 0);
+	assert_int_equal(config_load_fd(fd, "<file>", &c, &d), 0);
+	assert_int_equal(c->hub.uid, 4242);
+	config_free(c);
+	c = NULL;
+	close(fd);
+	unlink(path);
+
 	/* size cap, through a file (a pipe would block the writer) */
 	memcpy(path + strlen(path) - 6, "XXXXXX", 6);
 	fd = mkostemp(path, O_CLOEXEC);
