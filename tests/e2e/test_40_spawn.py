@@ -88,7 +88,7 @@ def test_spawn_through_page(hub):
 def test_spawn_through_api(hub):
     user, tok = hub.bob, token_of(hub, hub.bob)
     hub.stop_server(user, tok)
-    r = hub.api("POST", f"/users/{user}/server", token=tok)
+    r = hub.api("POST", f"/users/{user}/server", token=tok, json={})  # an (empty) user-options body
     assert r.status_code in (201, 202), f"{r.status_code} {r.text[:300]}"
     if r.status_code == 202:
         events = hub.progress(user, token=tok)
@@ -149,6 +149,43 @@ def test_proxy_browser_flow(hub, alice_server, alice_browser):
     # now the cookie works directly, no redirect
     r = alice_browser.get(target, allow_redirects=False)
     assert r.status_code == 200
+
+
+def test_proxy_streams_large_bodies(hub, alice_server):
+    """Bodies far above hub.max_body_bytes (64 KiB) pass through /user/ both ways, intact."""
+    user, tok = hub.alice, token_of(hub, hub.alice)
+    h = {"Authorization": f"token {tok}"}
+    content = ("0123456789abcdef" * 65536 * 5)[: 5 * 1024 * 1024 - 7] + "\nend-e2e"  # ~5 MiB
+    name = f"big-{nbw._secrets.token_hex(3)}.txt"
+    r = nbw.requests.put(hub.url + f"/user/{user}/api/contents/{name}", headers=h, timeout=120,
+                         json={"type": "file", "format": "text", "content": content})
+    assert r.status_code in (200, 201), f"PUT 5 MiB through the proxy: {r.status_code} {r.text[:200]}"
+    r = nbw.requests.get(hub.url + f"/user/{user}/api/contents/{name}", headers=h, params={"content": "1"},
+                         timeout=120)
+    assert r.status_code == 200
+    assert r.json()["content"] == content, "the body came back altered"
+    # it landed in the user's home on the host, owned by the sandbox's host uid
+    host = os.path.join(hub.state_dir, "homes", user, name)
+    assert os.path.isfile(host), f"{host} missing: home is not state_dir/homes/{user}"
+    assert os.path.getsize(host) == len(content.encode())
+    init, _ = hub.server_pids(user)
+    assert os.stat(host).st_uid == int(nbw.proc_status(init)["Uid"].split()[0])
+    nbw.requests.delete(hub.url + f"/user/{user}/api/contents/{name}", headers=h, timeout=30)
+
+
+def test_activity_tracked(hub, alice_server):
+    user, tok = hub.alice, token_of(hub, hub.alice)
+    before = hub.server_model(user, tok)["last_activity"]
+    time.sleep(1.1)  # last_activity has one-second resolution
+    r = nbw.requests.get(hub.url + f"/user/{user}/api/status", headers={"Authorization": f"token {tok}"},
+                         timeout=20)
+    assert r.status_code == 200
+
+    def advanced():
+        m = hub.server_model(user, tok)
+        return m["last_activity"] if m["last_activity"] and m["last_activity"] > (before or "") else None
+    after = nbw.wait_until(advanced, 10, interval=0.2, what="server last_activity to advance after a request")
+    assert RFC3339.match(after)
 
 
 def test_jupyter_token_never_reaches_client(hub, alice_server, alice_browser):

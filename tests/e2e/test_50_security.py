@@ -85,6 +85,18 @@ def test_anonymous_browser_redirected_to_login(hub, alice_server):
     assert path == "/hub/login" and "next=" in query
 
 
+def test_anonymous_api_client_gets_403(hub, alice_server):
+    r = nbw.requests.post(hub.url + f"/user/{hub.alice}/api/kernels", json={"name": "python3"}, timeout=20,
+                          allow_redirects=False)
+    assert r.status_code == 403, f"anonymous POST: {r.status_code}"
+    r = get(hub, f"/user/{hub.alice}/api/status", headers={"Accept": "application/json"})
+    assert r.status_code == 403, f"anonymous JSON client: {r.status_code}"
+    kid = create_kernel(hub, hub.alice, token=token_of(hub, hub.alice))
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        open_channels(hub, hub.alice, kid)
+    assert e.value.status_code == 403
+
+
 @pytest.mark.parametrize("auth", ["token nbw_" + "C" * 43, "token garbage", "Bearer x"])
 def test_bad_token_refused_on_proxy(hub, alice_server, auth):
     r = get(hub, f"/user/{hub.alice}/api/status", headers={"Authorization": auth})

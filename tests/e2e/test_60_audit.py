@@ -98,6 +98,27 @@ def test_stop_server_through_api(hub, bob_server):
     assert r.status_code < 500 or r.status_code in (502, 503), r.status_code
 
 
+def test_stop_through_page(hub, alice_server):
+    user, tok = hub.alice, token_of(hub, hub.alice)
+    sess, r = hub.login(user)
+    assert r.status_code == 302
+    home = sess.get(hub.url + "/hub/home", allow_redirects=False)
+    form = nbw.find_form(home.text, action_contains="/hub/stop")
+    assert form is not None, f"no stop form on /hub/home while the server runs:\n{home.text[:1500]}"
+    n_stop = len(hub.audit_find("server.stop", user=user))
+    r = sess.post(hub.url + "/hub/stop", data={}, allow_redirects=False)
+    assert r.status_code == 403, "stop form without _xsrf accepted"
+    assert hub.server_model(user, tok)["ready"] is True
+    import urllib.parse
+    r = sess.post(urllib.parse.urljoin(home.url, form["action"]), data=form["inputs"], allow_redirects=False)
+    assert r.status_code in (302, 303), r.status_code
+    nbw.wait_until(lambda: not (lambda m: m and (m.get("ready") or m.get("pending")))(hub.server_model(user, tok)),
+                   60, interval=0.1, what="server stopped from the page")
+    hub.wait_audit("server.stop", user=user)
+    assert len(hub.audit_find("server.stop", user=user)) == n_stop + 1
+    assert not hub.user_containers(user)
+
+
 def test_no_secret_in_audit_or_daemon_output(hub, alice_server):
     hub.jupyter_token(hub.alice)
     labels = {l for l, _ in hub.secrets}
