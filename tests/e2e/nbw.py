@@ -629,6 +629,14 @@ class Daemon:
                 texts["audit log"] = f.read()
         except FileNotFoundError:
             pass
+        logs = os.path.join(self.state_dir, "logs")
+        if os.path.isdir(logs):
+            for name in sorted(os.listdir(logs)):
+                try:
+                    with open(os.path.join(logs, name), errors="replace") as f:
+                        texts[f"server log {name}"] = f.read()
+                except OSError:
+                    pass
         leaks = []
         for label, value in self.secrets:
             for where, text in texts.items():

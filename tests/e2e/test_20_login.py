@@ -164,6 +164,7 @@ EVIL_NEXT = [
     "javascript:alert(1)",
     "http://127.0.0.1@evil.com/",
     "%2F%2Fevil.com",
+    "/hub/home\r\nSet-Cookie: evil=1",
 ]
 
 
@@ -171,6 +172,7 @@ EVIL_NEXT = [
 def test_open_redirect_refused_on_login(hub, evil):
     sess, r = hub.login(hub.alice, next_url=evil)
     assert r.status_code == 302
+    assert "evil" not in sess.cookies and "\n" not in r.headers["Location"]
     netloc, path, _ = nbw.location_path(r)
     assert netloc == f"127.0.0.1:{hub.port}", f"next={evil!r} redirected to {r.headers['Location']!r}"
     assert path == "/hub/home", f"next={evil!r} redirected to {r.headers['Location']!r}"
@@ -192,3 +194,14 @@ def test_reflected_values_escaped(hub):
     sess, r = hub.login('<img src=x onerror=alert(1)>', password="whatever-password")
     assert r.status_code == 403
     assert "<img src=x" not in r.text
+
+
+def test_no_session_fixation(hub):
+    sess = hub.browser()
+    planted = "A" * 43
+    sess.cookies.set("nbwarden-session", planted, path="/hub/")
+    sess, r = hub.login(hub.alice, sess=sess)
+    assert r.status_code == 302
+    issued = [nbw.parse_set_cookie(h) for h in nbw.set_cookie_headers(r)]
+    new = [v for n, v, _ in issued if n == "nbwarden-session"]
+    assert new and new[0] != planted, "login kept a session id chosen by the client"

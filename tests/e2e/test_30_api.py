@@ -51,6 +51,13 @@ def test_user_model_other_user_forbidden(hub):
     assert hub.users[hub.bob]["password"] not in str(body)
 
 
+def test_non_admin_cannot_probe_user_names(hub):
+    # an unknown name and another user's name look the same to a non-admin
+    r1 = hub.api("GET", f"/users/nosuch-{nbw.run_tag()}", token=token_of(hub, hub.alice))
+    r2 = hub.api("GET", f"/users/{hub.bob}", token=token_of(hub, hub.alice))
+    assert r1.status_code == r2.status_code == 403, (r1.status_code, r2.status_code)
+
+
 def test_admin_reads_any_user(hub):
     r = hub.api("GET", f"/users/{hub.alice}", token=token_of(hub, hub.admin))
     assert r.status_code == 200 and r.json()["name"] == hub.alice

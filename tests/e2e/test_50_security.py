@@ -166,3 +166,4 @@ def test_garbage_request_does_not_kill_hub(hub):
     r = get(hub, "/hub/login")
     assert r.status_code == 200
     assert hub.hub_pids() == pids
+

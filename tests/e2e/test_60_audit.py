@@ -44,6 +44,21 @@ def test_audit_login_logout_events(hub):
         assert hub.audit_find(ev, user=user)[-1].get("ip") == "127.0.0.1", ev
 
 
+def test_audit_ip_not_spoofable(hub):
+    """No trusted front proxy is configured: X-Forwarded-For / X-Real-IP must not change the audited ip."""
+    wrong = "Spoof-" + nbw._secrets.token_urlsafe(10)
+    hub.add_secret("a wrong password", wrong)
+    sess = hub.browser()
+    sess.headers.update({"X-Forwarded-For": "203.0.113.66", "X-Real-IP": "203.0.113.66",
+                         "Forwarded": "for=203.0.113.66"})
+    n = len(hub.audit_find("auth.login.failure", user=hub.bob))
+    _, r = hub.login(hub.bob, password=wrong, sess=sess)
+    assert r.status_code == 403
+    nbw.wait_until(lambda: len(hub.audit_find("auth.login.failure", user=hub.bob)) == n + 1, 10,
+                   what="auth.login.failure")
+    assert hub.audit_find("auth.login.failure", user=hub.bob)[-1]["ip"] == "127.0.0.1"
+
+
 def test_audit_token_issue(hub):
     for u in (hub.alice, hub.bob, hub.admin):
         assert hub.audit_find("token.issue", user=u), f"no token.issue for {u}"
