@@ -101,7 +101,7 @@ def test_token_expiry(accounts):
     def expired():
         return d.api("GET", "/user", token=tok).status_code == 403
     nbw.wait_until(expired, 6, interval=0.2, what="expired token refused")
-    assert time.monotonic() - t0 >= 1.0, "token refused too early"
+    assert time.monotonic() - t0 <= 4.5, "token honoured well past its expiry"
 
 
 def test_state_holds_no_plain_secrets(accounts):

@@ -375,6 +375,45 @@ def test_sandbox_from_inside(hub, bob_server):
     assert not problems, "; ".join(problems)
 
 
+BREAKOUT = r'''
+import json, os, socket
+r = {}
+r["state_dir_visible"] = os.path.exists(STATE_DIR)
+r["other_home_visible"] = os.path.exists(OTHER_HOME)
+r["tmp_e2e_visible"] = [n for n in os.listdir("/tmp") if n.startswith("nbw-e2e")]
+def reach(addr):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect(addr)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+r["hub_port"] = reach(("127.0.0.1", HUB_PORT))
+r["runc_root_visible"] = os.path.exists("/run/nbwarden/runc")
+print(json.dumps(r))
+'''
+
+
+def test_sandbox_cannot_see_host_or_other_users(hub, alice_server, bob_server):
+    user, tok = hub.bob, token_of(hub, hub.bob)
+    code = (BREAKOUT.replace("STATE_DIR", repr(hub.state_dir))
+            .replace("OTHER_HOME", repr(os.path.join(hub.state_dir, "homes", hub.alice)))
+            .replace("HUB_PORT", str(hub.port)))
+    kid = create_kernel(hub, user, token=tok)
+    ws = open_channels(hub, user, kid, token=tok)
+    try:
+        out = nbw.run_cell(ws, code)
+    finally:
+        ws.close()
+    assert out["error"] is None, out
+    r = json.loads(out["stdout"])
+    assert r == {"state_dir_visible": False, "other_home_visible": False, "tmp_e2e_visible": [],
+                 "hub_port": False, "runc_root_visible": False}, r
+
+
 def cgroup_file(pid, controller, name):
     with open(f"/proc/{pid}/cgroup") as fh:
         for line in fh:
