@@ -105,6 +105,7 @@ def finish_daemon(d, expect_clean=True):
     if was_running and rc not in (0, None):
         problems.append(f"nbwarden serve exited with {rc} after SIGTERM")
     problems += d.secret_leaks()
+    problems += d.sanitizer_reports()
     if expect_clean:
         problems += d.leftovers()
     if problems:

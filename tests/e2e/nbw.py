@@ -621,6 +621,16 @@ class Daemon:
         return wait_until(lambda: self.audit_find(event, **match), timeout,
                           what=f"audit event {event} {match}")
 
+    def sanitizer_reports(self):
+        """ASan/UBSan/LSan findings in the daemon's output (when run against a sanitizer build)."""
+        out = self.stderr_text() + self.stdout_text()
+        found = []
+        for pat in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehavior"):
+            i = out.find(pat)
+            if i >= 0:
+                found.append(f"sanitizer report in the daemon output: {out[max(0, i - 200):i + 600]!r}")
+        return found
+
     def secret_leaks(self):
         """Every (secret label, file) where a secret value appears in the audit log or the daemon's output."""
         texts = {"audit log": "", "daemon stderr": self.stderr_text(), "daemon stdout": self.stdout_text()}
