@@ -38,8 +38,16 @@ uint64_t sandbox__range_base(const struct config *cfg, uint32_t slot)
 
 bool sandbox__slot_fits(const struct config *cfg, uint32_t slot)
 {
+	uint64_t lo = sandbox__range_base(cfg, slot), hi = lo + SANDBOX_RANGE_SIZE - 1;
+
 	/* The last host id of the range must stay below (uid_t)-1, which means "unset". */
-	return sandbox__range_base(cfg, slot) + SANDBOX_RANGE_SIZE - 1 <= (uint64_t)UINT32_MAX - 1;
+	if (hi > (uint64_t)UINT32_MAX - 1)
+		return false;
+	/* A pod must never be able to act as the hub's uid or gid (config checks
+	 * the first maxServers ranges; slots are permanent, so check every one). */
+	if ((cfg->hub.uid >= lo && cfg->hub.uid <= hi) || (cfg->hub.gid >= lo && cfg->hub.gid <= hi))
+		return false;
+	return true;
 }
 
 uid_t sandbox_host_uid(const struct config *cfg, uint32_t slot)

@@ -82,6 +82,16 @@ static void test_host_ids(void **state)
 	cfg.singleuser.host_uid_base = 4294967294u - 65535u;
 	assert_int_equal(sandbox_host_uid(&cfg, 0), 4294967294u - 65535u + 1000u);
 	assert_int_equal(sandbox_host_uid(&cfg, 1), (uid_t)-1);
+
+	/* A range that would contain the hub's uid or gid is never handed out. */
+	test_config_defaults(&cfg, "/var/lib/nbwarden");
+	cfg.hub.uid = 1000000 + 3 * 65536 + 5;
+	assert_int_equal(sandbox_host_uid(&cfg, 3), (uid_t)-1);
+	assert_int_equal(sandbox_host_uid(&cfg, 2), 1000000 + 2 * 65536 + 1000);
+	assert_int_equal(sandbox_host_uid(&cfg, 4), 1000000 + 4 * 65536 + 1000);
+	test_config_defaults(&cfg, "/var/lib/nbwarden");
+	cfg.hub.gid = 1000000 + 7 * 65536;
+	assert_int_equal(sandbox_host_gid(&cfg, 7), (gid_t)-1);
 }
 
 static void test_slots(void **state)
