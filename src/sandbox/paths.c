@@ -444,7 +444,7 @@ int sandbox_slot_get(const struct config *cfg, const char *user, uint32_t *ret_s
 	 * a user for good (their home is owned by it), while maxServers bounds how
 	 * many run at once, which the monitor enforces. */
 	cap = 0;
-	while (cap < SLOTS_MAX && sandbox__slot_fits(cfg, cap))
+	while (cap < SLOTS_MAX && sandbox__range_base(cfg, cap) + SANDBOX_RANGE_SIZE - 1 <= (uint64_t)UINT32_MAX - 1)
 		cap++;
 	if (cap == 0)
 		return -ENOSPC;
@@ -490,7 +490,8 @@ int sandbox_slot_get(const struct config *cfg, const char *user, uint32_t *ret_s
 	if (r != -ENOENT)
 		return r;
 
-	for (slot = 0; slot < cap && used[slot]; slot++)
+	/* Lowest free slot whose range is usable (never one holding the hub's ids). */
+	for (slot = 0; slot < cap && (used[slot] || !sandbox__slot_fits(cfg, slot)); slot++)
 		;
 	if (slot >= cap)
 		return -ENOSPC;
