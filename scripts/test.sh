@@ -38,6 +38,12 @@ step "build (ASan+UBSan)" build build-asan -Db_sanitize=address,undefined -Db_lu
 step "unit tests (ASan+UBSan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-asan --print-errorlogs --no-rebuild
 step "end-to-end tests" env NBWARDEN_BIN="$PWD/build/nbwarden" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+# The same suite against the sanitizer build: any ASan/UBSan report in the
+# daemon's output fails the run (the hub drops privileges, so leak checking is
+# left to the unit tests).
+step "end-to-end tests (ASan+UBSan daemon)" env NBWARDEN_BIN="$PWD/build-asan/nbwarden" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
