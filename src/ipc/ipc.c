@@ -88,6 +88,7 @@ static int validate_audit(const struct ipc_audit *a, size_t len)
 	    !user_ok(a->server, sizeof(a->server), true) ||
 	    !charset_ok(a->kernel_id, sizeof(a->kernel_id), KERNEL_CHARS) ||
 	    !text_ok(a->msg_id, sizeof(a->msg_id)) ||
+	    !charset_ok(a->msg_type, sizeof(a->msg_type), "abcdefghijklmnopqrstuvwxyz_") ||
 	    !charset_ok(a->code_sha256, sizeof(a->code_sha256), HEX_CHARS))
 		return -EBADMSG;
 	if (a->code_sha256[0] && strlen(a->code_sha256) != 64)

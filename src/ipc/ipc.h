@@ -106,6 +106,7 @@ struct ipc_audit {
 	char server[IPC_USER_SIZE];  /* owner of the server the code ran on */
 	char kernel_id[64];          /* [0-9a-fA-F-] */
 	char msg_id[128];            /* printable */
+	char msg_type[32];           /* kernel.execute: "execute_request", "debug_request", ... [a-z_] */
 	char code_sha256[65];        /* 64 lower-case hex */
 	uint8_t code_truncated;      /* 1 if the code was longer than sent */
 	uint8_t pad[2];

@@ -95,6 +95,7 @@ static void handle_audit(struct monitor *m, const struct ipc_audit *a, size_t le
 		json_object_set_new(f, "server", json_string(a->server));
 		json_object_set_new(f, "kernel_id", json_string(a->kernel_id));
 		json_object_set_new(f, "msg_id", json_string(a->msg_id));
+		json_object_set_new(f, "msg_type", json_string(a->msg_type[0] ? a->msg_type : "execute_request"));
 		json_object_set_new(f, "code_len", json_integer((json_int_t)a->code_len));
 		json_object_set_new(f, "code_sha256", json_string(a->code_sha256));
 		json_object_set_new(f, "code", json_string_lossy((const uint8_t *)(a + 1), a->code_bytes));
