@@ -53,10 +53,11 @@ static bool span_contains(struct span s, const char *lit)
 	return memmem(s.p, s.len, lit, strlen(lit)) != NULL;
 }
 
-/* Could these bytes, once parsed by Python, spell msg_type execute_request? */
+/* Could these bytes, once parsed by Python, spell msg_type execute_request
+ * or debug_request? */
 static bool could_be_execute(struct span s)
 {
-	return span_contains(s, "execute_request") || span_contains(s, "\\u");
+	return span_contains(s, "execute_request") || span_contains(s, "debug_request") || span_contains(s, "\\u");
 }
 
 static bool streq(const char *a, const char *b)
@@ -72,38 +73,136 @@ static bool json_str_eq(json_t *j, const char *lit)
 
 static json_t *parse_json(struct span s)
 {
-	/* JSON_DECODE_INT_AS_REAL: big integers that Python takes must not fail
-	 * the parse; jansson's own depth limit (2048) is above Python's
-	 * recursion limit. */
-	return json_loadb((const char *)s.p, s.len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
+	json_t *j = json_loadb((const char *)s.p, s.len, JSON_ALLOW_NUL, NULL);
+
+	/* Integers beyond 64 bits that Python takes must not fail the parse:
+	 * then as reals (only then, so that recorded JSON keeps "1", not "1.0").
+	 * jansson's own depth limit (2048) is above Python's recursion limit. */
+	if (!j)
+		j = json_loadb((const char *)s.p, s.len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
+	return j;
 }
 
-static void report(struct exectap *t, const char *msg_id, json_t *code, bool oversized, bool undecodable)
+/* The message types the tap reports: each runs code in the kernel. */
+enum kind { K_OTHER = 0, K_EXECUTE, K_DEBUG };
+
+static const char *kind_name(enum kind k)
+{
+	return k == K_EXECUTE ? "execute_request" : k == K_DEBUG ? "debug_request" : "unknown";
+}
+
+static void report_bytes(struct exectap *t, enum kind k, const char *msg_id, const char *code, size_t code_len,
+			 bool oversized, bool undecodable)
 {
 	struct exectap_exec e = {
 	    .kernel_id = t->kernel_id,
+	    .msg_type = kind_name(k),
 	    .msg_id = msg_id ? msg_id : "",
 	    .oversized = oversized,
 	    .undecodable = undecodable,
 	};
 
-	if (json_is_string(code)) {
+	if (code) {
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
 
-		e.code = json_string_value(code);
-		e.code_len = json_string_length(code);
-		if (EVP_Digest(e.code, e.code_len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32)
+		if (EVP_Digest(code, code_len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32) {
 			nbw_hex_encode(md, 32, e.sha256_hex);
-		else
-			e.code = NULL, e.code_len = 0; /* never report code without its hash */
+			e.code = code;
+			e.code_len = code_len;
+		}
+		/* else: never report code without its hash */
 	}
 	t->cb(&e, t->ud);
 }
 
-static bool is_execute_header(json_t *header)
+/* Existence only: the code is not known. */
+static void report_unknown(struct exectap *t, enum kind k, const char *msg_id, bool oversized)
 {
-	return json_is_object(header) && json_str_eq(json_object_get(header, "msg_type"), "execute_request");
+	report_bytes(t, k, msg_id, NULL, 0, oversized, !oversized);
+}
+
+/* Compact JSON of any value, NUL-terminated; NULL on failure. */
+static char *dump_compact(json_t *j, size_t *ret_len)
+{
+	char *s = json_dumps(j ? j : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (s)
+		*ret_len = strlen(s); /* jansson escapes a NUL inside a string */
+	return s;
+}
+
+#define USER_EXPRESSIONS_TAG "\n# nbwarden: user_expressions="
+
+/* execute_request: content.code, plus the user_expressions that ipykernel
+ * evaluates after it (any non-empty object), so that the recorded text and its
+ * hash cover everything that runs. A code that is not a string is recorded
+ * without code (ipykernel fails such a request before user_expressions). */
+static void report_execute(struct exectap *t, const char *msg_id, json_t *content)
+{
+	json_t *code = json_is_object(content) ? json_object_get(content, "code") : NULL;
+	json_t *ue = json_is_object(content) ? json_object_get(content, "user_expressions") : NULL;
+	_cleanup_free_ char *ue_text = NULL, *all = NULL;
+	size_t ue_len = 0, code_len, tag_len = strlen(USER_EXPRESSIONS_TAG), total;
+
+	if (!json_is_string(code)) {
+		report_bytes(t, K_EXECUTE, msg_id, NULL, 0, false, false);
+		return;
+	}
+	code_len = json_string_length(code);
+	if (!json_is_object(ue) || json_object_size(ue) == 0) {
+		report_bytes(t, K_EXECUTE, msg_id, json_string_value(code), code_len, false, false);
+		return;
+	}
+	ue_text = dump_compact(ue, &ue_len);
+	total = code_len + tag_len + ue_len;
+	all = ue_text && total >= code_len ? malloc(total + 1) : NULL;
+	if (!all) {
+		/* cannot build the text: existence only, never the code alone */
+		report_unknown(t, K_EXECUTE, msg_id, false);
+		return;
+	}
+	memcpy(all, json_string_value(code), code_len);
+	memcpy(all + code_len, USER_EXPRESSIONS_TAG, tag_len);
+	memcpy(all + code_len + tag_len, ue_text, ue_len);
+	all[total] = 0;
+	report_bytes(t, K_EXECUTE, msg_id, all, total, false, false);
+}
+
+/* debug_request (debugpy: setBreakpoints with conditions, evaluate, dumpCell,
+ * ... run code): the whole content, as compact JSON. */
+static void report_debug(struct exectap *t, const char *msg_id, json_t *content)
+{
+	size_t len = 0;
+	_cleanup_free_ char *text = dump_compact(content, &len);
+
+	if (!text) {
+		report_unknown(t, K_DEBUG, msg_id, false);
+		return;
+	}
+	report_bytes(t, K_DEBUG, msg_id, text, len, false, false);
+}
+
+static void report_content(struct exectap *t, enum kind k, const char *msg_id, json_t *content)
+{
+	if (k == K_EXECUTE)
+		report_execute(t, msg_id, content);
+	else
+		report_debug(t, msg_id, content);
+}
+
+static enum kind header_kind(json_t *header)
+{
+	json_t *type;
+
+	if (!json_is_object(header))
+		return K_OTHER;
+	type = json_object_get(header, "msg_type");
+	if (json_str_eq(type, "execute_request"))
+		return K_EXECUTE;
+	if (json_str_eq(type, "debug_request"))
+		return K_DEBUG;
+	return K_OTHER;
 }
 
 static const char *header_msg_id(json_t *header)
@@ -116,12 +215,13 @@ static const char *header_msg_id(json_t *header)
  * binary framing). Returns true if it reported. */
 static bool inspect_legacy_json(struct exectap *t, struct span s)
 {
-	json_t *msg = parse_json(s), *channel, *header, *content;
+	json_t *msg = parse_json(s), *channel, *header;
+	enum kind k;
 	bool reported = false;
 
 	if (!msg) {
 		if (could_be_execute(s)) {
-			report(t, NULL, NULL, false, true);
+			report_unknown(t, K_OTHER, NULL, false);
 			return true;
 		}
 		return false;
@@ -134,11 +234,10 @@ static bool inspect_legacy_json(struct exectap *t, struct span s)
 		goto out;
 
 	header = json_object_get(msg, "header");
-	if (!is_execute_header(header))
+	k = header_kind(header);
+	if (k == K_OTHER)
 		goto out;
-	content = json_object_get(msg, "content");
-	report(t, header_msg_id(header), json_is_object(content) ? json_object_get(content, "code") : NULL, false,
-	       false);
+	report_content(t, k, header_msg_id(header), json_object_get(msg, "content"));
 	reported = true;
 out:
 	json_decref(msg);
@@ -181,6 +280,7 @@ static bool inspect_v1(struct exectap *t, struct span s)
 	uint64_t n, off[6];
 	struct span channel, hpart, cpart;
 	json_t *header = NULL, *content = NULL;
+	enum kind k;
 	bool reported = false;
 
 	n = py_u64le(s, 0);
@@ -198,21 +298,20 @@ static bool inspect_v1(struct exectap *t, struct span s)
 	header = parse_json(hpart);
 	if (!header) {
 		if (could_be_execute(hpart)) {
-			report(t, NULL, NULL, false, true);
+			report_unknown(t, K_OTHER, NULL, false);
 			return true;
 		}
 		return false;
 	}
-	if (!is_execute_header(header))
+	k = header_kind(header);
+	if (k == K_OTHER)
 		goto out;
 
 	content = parse_json(cpart);
-	if (!content) {
-		report(t, header_msg_id(header), NULL, false, true);
-	} else {
-		report(t, header_msg_id(header), json_is_object(content) ? json_object_get(content, "code") : NULL,
-		       false, false);
-	}
+	if (!content)
+		report_unknown(t, k, header_msg_id(header), false);
+	else
+		report_content(t, k, header_msg_id(header), content);
 	reported = true;
 out:
 	json_decref(content);
@@ -248,7 +347,7 @@ static void on_message(int opcode, const uint8_t *data, size_t len, bool oversiz
 	struct span s = {data, len};
 
 	if (oversized) {
-		report(t, NULL, NULL, true, false);
+		report_unknown(t, K_OTHER, NULL, true);
 		return;
 	}
 	if (opcode == WSFRAME_OP_TEXT) {

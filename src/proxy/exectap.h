@@ -1,8 +1,16 @@
 /* exectap: passive decoder of the client→server byte stream of a Jupyter
  * kernel WebSocket (/user/NAME/api/kernels/KERNEL_ID/channels). It parses
  * RFC 6455 frames (client frames are masked), reassembles messages up to a
- * bound, and for every shell-channel execute_request reports msg_id, code,
- * its length and SHA-256. Both wire formats: the legacy JSON text messages
+ * bound, and reports every message that runs code in the kernel, with its
+ * msg_type, msg_id, the code, its length and SHA-256:
+ * - execute_request: content.code; when content.user_expressions is a
+ *   non-empty object (ipykernel evaluates each expression after the cell),
+ *   the reported code is content.code + "\n# nbwarden: user_expressions=" +
+ *   the compact JSON of user_expressions, so the text and its hash cover
+ *   everything that runs;
+ * - debug_request (debugpy: evaluate, setBreakpoints conditions, dumpCell,
+ *   ... run code): the compact JSON of the whole content.
+ * Both wire formats: the legacy JSON text messages
  * ({"channel": "shell", "header": {"msg_type": "execute_request", "msg_id": ...},
  * "content": {"code": ...}}) and the binary v1.kernel.websocket.jupyter.org
  * format (offsets table, then channel, header, parent_header, metadata, content),
@@ -21,6 +29,9 @@ struct exectap;
 
 struct exectap_exec {
 	const char *kernel_id;
+	/* "execute_request" or "debug_request"; "unknown" when the message could
+	 * not be read far enough to tell (oversized, undecodable header). */
+	const char *msg_type;
 	const char *msg_id; /* "" if absent */
 	const char *code;   /* the full code (NUL-terminated), NULL if not decodable */
 	size_t code_len;

@@ -21,7 +21,10 @@ static void on_exec(const struct exectap_exec *e, void *ud)
 	size_t *count = ud;
 
 	(*count)++;
-	if (!e->kernel_id || !e->msg_id)
+	if (!e->kernel_id || !e->msg_id || !e->msg_type)
+		abort();
+	if (strcmp(e->msg_type, "execute_request") != 0 && strcmp(e->msg_type, "debug_request") != 0 &&
+	    strcmp(e->msg_type, "unknown") != 0)
 		abort();
 	if (e->code) {
 		/* the code is NUL-terminated at code_len and always has its hash */

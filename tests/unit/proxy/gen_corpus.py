@@ -45,7 +45,27 @@ legacy = json.dumps({"channel": "shell", "header": msg["header"], "parent_header
 nbufs = 2
 legacy_bin = struct.pack("!iII", nbufs, 12, 12 + len(legacy)) + legacy + b"\x00buffer"
 
+ue = session.msg("execute_request", content={"code": "", "silent": False,
+                                           "user_expressions": {"x": "__import__('os').system('id')"}})
+ue["header"]["msg_id"] = "m2"
+ue["header"]["date"] = "2024-01-01T00:00:00Z"
+ue_json = json.dumps({"channel": "shell", "header": ue["header"], "parent_header": {},
+                      "metadata": {}, "content": ue["content"]}).encode()
+dbg = session.msg("debug_request", content={
+    "seq": 1, "type": "request", "command": "setBreakpoints",
+    "arguments": {"source": {"path": "/tmp/x.py"},
+                  "breakpoints": [{"line": 1, "condition": "__import__('os').system('id')"}]}})
+dbg["header"]["msg_id"] = "d1"
+dbg["header"]["date"] = "2024-01-01T00:00:00Z"
+dbg_v1 = serialize_msg_to_ws_v1(dbg, "control", session.pack)
+dbg_json = json.dumps({"channel": "control", "header": dbg["header"], "parent_header": {},
+                       "metadata": {}, "content": dbg["content"]}).encode()
+
 seeds = {
+    "user_expressions": b"\x00\x21" + frame(1, ue_json),
+    "debug_v1_control": b"\x01\x13" + frame(2, dbg_v1),
+    "debug_json_payload": b"\x04\x50" + dbg_json,
+    "oversized_then_exec": b"\x10\x02" + frame(1, b"x" * 100) + frame(1, legacy),
     "json_exec": b"\x00\x10" + frame(1, legacy),
     "json_fragmented_ping": b"\x00\x40" + frame(1, legacy[:30], fin=False) + frame(9, b"p")
     + frame(0, legacy[30:70], fin=False) + frame(10, b"") + frame(0, legacy[70:]),

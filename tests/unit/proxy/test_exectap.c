@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "common/common.h"
 #include "proxy/exectap.h"
 
@@ -91,6 +93,7 @@ struct seen {
 	bool oversized;
 	bool undecodable;
 	char kernel_id[64];
+	char msg_type[32];
 };
 
 static void on_exec(const struct exectap_exec *e, void *ud)
@@ -100,6 +103,8 @@ static void on_exec(const struct exectap_exec *e, void *ud)
 	s->n++;
 	nbw_strlcpy(s->msg_id, e->msg_id, sizeof(s->msg_id));
 	nbw_strlcpy(s->kernel_id, e->kernel_id, sizeof(s->kernel_id));
+	assert_non_null(e->msg_type);
+	nbw_strlcpy(s->msg_type, e->msg_type, sizeof(s->msg_type));
 	free(s->code);
 	s->code = NULL;
 	if (e->code) {
@@ -174,6 +179,7 @@ static void test_json_execute(void **state)
 	assert_int_equal(run(&b, 1 << 20, &s), 0);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.kernel_id, KID);
+	assert_string_equal(s.msg_type, "execute_request");
 	assert_string_equal(s.msg_id, "m1");
 	assert_string_equal(s.code, "print(1)");
 	assert_int_equal(s.code_len, 8);
@@ -682,6 +688,157 @@ static void test_legacy_binary(void **state)
 	bytes_free(&m);
 }
 
+static void sha_hex(const char *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), 1);
+	nbw_hex_encode(md, 32, out);
+}
+
+/* One text message into a fresh tap: exactly one report expected. */
+static void expect_one(const char *json, struct seen *s)
+{
+	struct bytes b = {0};
+	char sha[65];
+
+	seen_reset(s);
+	text(&b, json);
+	assert_int_equal(run(&b, 1 << 20, s), 0);
+	assert_int_equal(s->n, 1);
+	if (s->code) {
+		sha_hex(s->code, s->code_len, sha);
+		assert_string_equal(s->sha, sha);
+	}
+	bytes_free(&b);
+}
+
+static void test_user_expressions(void **state)
+{
+	struct seen s = {0};
+
+	/* the evasion: empty code, the payload in user_expressions */
+	expect_one("{\"channel\": \"shell\", \"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"ue\"}, "
+		   "\"content\": {\"code\": \"\", \"user_expressions\": {\"x\": "
+		   "\"__import__('os').system('id')\"}}}",
+		   &s);
+	assert_string_equal(s.msg_type, "execute_request");
+	assert_string_equal(s.msg_id, "ue");
+	assert_string_equal(s.code, "\n# nbwarden: user_expressions={\"x\":\"__import__('os').system('id')\"}");
+	assert_int_equal(s.code_len, strlen(s.code));
+
+	/* with code: both, in order; several expressions keep their order */
+	expect_one("{\"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"a = 1\", "
+		   "\"user_expressions\": {\"b\": \"a + 1\", \"a\": \"open('/etc/passwd').read()\"}}}",
+		   &s);
+	assert_string_equal(
+	    s.code, "a = 1\n# nbwarden: user_expressions={\"b\":\"a + 1\",\"a\":\"open('/etc/passwd').read()\"}");
+
+	/* empty object, missing, null, or not an object: the code alone */
+	expect_one("{\"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"print(1)\", "
+		   "\"user_expressions\": {}}}",
+		   &s);
+	assert_string_equal(s.sha, SHA_PRINT1);
+	expect_one("{\"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"print(1)\", "
+		   "\"user_expressions\": null}}",
+		   &s);
+	assert_string_equal(s.sha, SHA_PRINT1);
+	expect_one("{\"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"print(1)\", "
+		   "\"user_expressions\": [\"x\"]}}",
+		   &s);
+	assert_string_equal(s.sha, SHA_PRINT1);
+
+	/* NUL inside code and expression: kept (escaped in the JSON part), hashed in full */
+	expect_one("{\"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"a\\u0000b\", "
+		   "\"user_expressions\": {\"k\": \"x\\u0000y\"}}}",
+		   &s);
+	assert_int_equal(s.code_len, 3 + strlen("\n# nbwarden: user_expressions={\"k\":\"x\\u0000y\"}"));
+	assert_memory_equal(s.code, "a\0b\n# nbwarden: user_expressions={\"k\":\"x\\u0000y\"}", s.code_len);
+
+	/* the last duplicate wins, as in Python */
+	expect_one("{\"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"\", "
+		   "\"user_expressions\": {}, \"user_expressions\": {\"z\": \"1\"}}}",
+		   &s);
+	assert_string_equal(s.code, "\n# nbwarden: user_expressions={\"z\":\"1\"}");
+
+	/* v1 binary format too */
+	{
+		const char *const parts[4] = {"{\"msg_type\": \"execute_request\", \"msg_id\": \"v\"}", "{}", "{}",
+					      "{\"code\": \"\", \"user_expressions\": {\"x\": \"1+1\"}}"};
+		struct bytes m = {0}, b = {0};
+
+		seen_reset(&s);
+		v1_build(&m, "shell", parts);
+		frame(&b, 2, F_FIN, m.p, m.len);
+		assert_int_equal(run(&b, 1 << 20, &s), 0);
+		assert_int_equal(s.n, 1);
+		assert_string_equal(s.code, "\n# nbwarden: user_expressions={\"x\":\"1+1\"}");
+		bytes_free(&m);
+		bytes_free(&b);
+	}
+	seen_reset(&s);
+}
+
+static void test_debug_request(void **state)
+{
+	struct seen s = {0};
+	const char *bp =
+	    "{\"channel\": \"control\", \"header\": {\"msg_type\": \"debug_request\", \"msg_id\": \"d1\"}, "
+	    "\"content\": {\"seq\": 3, \"type\": \"request\", \"command\": \"setBreakpoints\", "
+	    "\"arguments\": {\"source\": {\"path\": \"/tmp/x.py\"}, \"breakpoints\": [{\"line\": 1, "
+	    "\"condition\": \"__import__('os').system('id')\"}]}}}";
+
+	expect_one(bp, &s);
+	assert_string_equal(s.msg_type, "debug_request");
+	assert_string_equal(s.msg_id, "d1");
+	assert_string_equal(s.code, "{\"seq\":3,\"type\":\"request\",\"command\":\"setBreakpoints\",\"arguments\":{"
+				    "\"source\":{\"path\":\"/tmp/x.py\"},\"breakpoints\":[{\"line\":1,"
+				    "\"condition\":\"__import__('os').system('id')\"}]}}");
+	assert_false(s.oversized);
+	assert_false(s.undecodable);
+
+	/* shell channel, no channel, dumpCell: all reported; content missing is "null" */
+	expect_one("{\"channel\": \"shell\", \"header\": {\"msg_type\": \"debug_request\"}, \"content\": "
+		   "{\"command\": \"dumpCell\", \"arguments\": {\"code\": \"import os\"}}}",
+		   &s);
+	assert_string_equal(s.code, "{\"command\":\"dumpCell\",\"arguments\":{\"code\":\"import os\"}}");
+	expect_one("{\"header\": {\"msg_type\": \"debug_request\", \"msg_id\": \"d3\"}}", &s);
+	assert_string_equal(s.code, "null");
+	assert_int_equal(count_reports("{\"channel\": \"iopub\", \"header\": {\"msg_type\": \"debug_request\"}, "
+				       "\"content\": {}}"),
+			 0);
+	assert_int_equal(count_reports("{\"channel\": \"control\", \"header\": {\"msg_type\": \"debug_reply\"}, "
+				       "\"content\": {}}"),
+			 0);
+
+	/* JSON that only Python reads: existence, without code */
+	expect_one("{\"channel\": \"control\", \"header\": {\"msg_type\": \"debug_request\"}, \"content\": "
+		   "{\"x\": NaN}}",
+		   &s);
+	assert_true(s.undecodable);
+	assert_null(s.code);
+
+	/* v1 on the control channel */
+	{
+		const char *const parts[4] = {"{\"msg_type\": \"debug_request\", \"msg_id\": \"dv\"}", "{}", "{}",
+					      "{\"command\": \"evaluate\", \"arguments\": {\"expression\": \"1\"}}"};
+		struct bytes m = {0}, b = {0};
+
+		seen_reset(&s);
+		v1_build(&m, "control", parts);
+		frame(&b, 2, F_FIN, m.p, m.len);
+		assert_int_equal(run(&b, 1 << 20, &s), 0);
+		assert_int_equal(s.n, 1);
+		assert_string_equal(s.msg_type, "debug_request");
+		assert_string_equal(s.msg_id, "dv");
+		assert_string_equal(s.code, "{\"command\":\"evaluate\",\"arguments\":{\"expression\":\"1\"}}");
+		bytes_free(&m);
+		bytes_free(&b);
+	}
+	seen_reset(&s);
+}
+
 static void test_match_path(void **state)
 {
 	char id[64];
@@ -749,6 +906,8 @@ int main(void)
 	    cmocka_unit_test(test_v1_real_vector),
 	    cmocka_unit_test(test_v1_crafted),
 	    cmocka_unit_test(test_legacy_binary),
+	    cmocka_unit_test(test_user_expressions),
+	    cmocka_unit_test(test_debug_request),
 	    cmocka_unit_test(test_match_path),
 	    cmocka_unit_test(test_new_args),
 	};
