@@ -21,7 +21,22 @@ void hub__caller_wipe(struct hub_caller *c)
 	explicit_bzero(c->cookie, sizeof(c->cookie));
 }
 
-/* Authorization: token T (or bearer), else the hub session cookie. */
+static void fetch_input(const struct http_req *req, struct hub_fetch_input *in)
+{
+	*in = (struct hub_fetch_input){
+	    .method = req->method,
+	    .path = req->path,
+	    .host = http_req_header(req, "Host"),
+	    .origin = http_req_header(req, "Origin"),
+	    .referer = http_req_header(req, "Referer"),
+	    .sec_fetch_mode = http_req_header(req, "Sec-Fetch-Mode"),
+	    .sec_fetch_site = http_req_header(req, "Sec-Fetch-Site"),
+	    .sec_fetch_dest = http_req_header(req, "Sec-Fetch-Dest"),
+	};
+}
+
+/* Authorization: token T (or bearer), else the hub session cookie, which
+ * counts only for requests a hub page could have made (hub__hub_fetch_check). */
 int hub__caller_get(struct hub *h, struct http_req *req, struct hub_caller *c)
 {
 	const char *authz = http_req_header(req, "Authorization");
@@ -41,8 +56,17 @@ int hub__caller_get(struct hub *h, struct http_req *req, struct hub_caller *c)
 	}
 	if (http_req_cookie(req, HUB_SESSION_COOKIE, c->cookie, sizeof(c->cookie)) >= 0 && c->cookie[0] &&
 	    auth_session_check(h->store, c->cookie, STORE_SESSION_HUB, now, &c->sess, &c->user) == 0) {
-		c->via = HUB_VIA_COOKIE;
-		return 0;
+		const char *reason = NULL;
+		struct hub_fetch_input in;
+
+		fetch_input(req, &in);
+		if (hub__hub_fetch_check(&in, &reason) == 0) {
+			c->via = HUB_VIA_COOKIE;
+			return 0;
+		}
+		/* the session cookie does not count for this request */
+		hub__audit(h, IPC_EV_ACCESS_DENIED, c->user.name, req->client_ip, reason, req->path);
+		explicit_bzero(&c->sess, sizeof(c->sess));
 	}
 	explicit_bzero(c->cookie, sizeof(c->cookie));
 	memset(&c->user, 0, sizeof(c->user));
@@ -184,6 +208,20 @@ static bool user_csrf_ok(struct hub *h, struct http_req *req, const char *actor)
 	return false;
 }
 
+/* Cookie-authenticated browser requests: only from the server's own pages. */
+static bool user_fetch_ok(struct hub *h, struct http_req *req, const char *server, const char *actor)
+{
+	const char *reason = NULL;
+	struct hub_fetch_input in;
+
+	fetch_input(req, &in);
+	if (hub__user_fetch_check(&in, server, &reason) == 0)
+		return true;
+	hub__audit(h, IPC_EV_ACCESS_DENIED, actor, req->client_ip, reason, req->path);
+	http_respond_error_json(req, 403, reason ? reason : "Request refused");
+	return false;
+}
+
 static enum http_route route_user(struct hub *h, struct http_req *req, struct proxy_target *t)
 {
 	char name[NBW_USERNAME_MAX + 1], loc[HUB_NEXT_MAX + 64];
@@ -220,7 +258,7 @@ static enum http_route route_user(struct hub *h, struct http_req *req, struct pr
 		hub__respond_error(h, req, 403, "You are not allowed to access this server");
 		return HTTP_ROUTE_DONE;
 	}
-	if (by_cookie && !user_csrf_ok(h, req, actor.name))
+	if (by_cookie && (!user_fetch_ok(h, req, name, actor.name) || !user_csrf_ok(h, req, actor.name)))
 		return HTTP_ROUTE_DONE;
 	s = hub__server_find(h, name);
 	if (!s || s->state != HUB_SRV_READY || s->stopping || !s->socket_path[0]) {
@@ -276,6 +314,10 @@ static enum http_route on_route(struct http_req *req, struct proxy_target *t, vo
 	int r;
 
 	req->app = NULL;
+	/* Hub responses never share a browsing context group with a page served
+	 * by a user server (same origin): window.open() from there gets no handle. */
+	if (!str_has_prefix(req->path, "/user/"))
+		http_add_header(req, "Cross-Origin-Opener-Policy", "same-origin");
 	if (h->shutting_down) {
 		hub__respond_error(h, req, 503, "The hub is shutting down");
 		return HTTP_ROUTE_DONE;

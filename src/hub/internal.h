@@ -218,6 +218,30 @@ struct hub_xsrf_input {
 /* 0 when the request may proceed; -EPERM with a reason otherwise. */
 int hub__xsrf_check(const struct hub_xsrf_input *in, const char **ret_reason);
 
+/* Fetch metadata of a cookie-authenticated browser request (user servers
+ * share the hub's origin, so a script served by one user's server could
+ * otherwise use an admin's cookies on /hub/ or on another user's server). */
+struct hub_fetch_input {
+	const char *method;
+	const char *path; /* request path */
+	const char *host;
+	const char *origin;
+	const char *referer;
+	const char *sec_fetch_mode;
+	const char *sec_fetch_site;
+	const char *sec_fetch_dest;
+};
+/* Path of a Referer URL on our own origin (Host): 0; -EPERM another origin, -EINVAL malformed or unsafe path. */
+int hub__referer_path(const char *referer, const char *host, char *out, size_t size);
+/* /hub/: browsers' non-navigation requests need Sec-Fetch-Site same-origin, a
+ * Referer under /hub/ and must be the progress stream. 0, or -EPERM (treat the
+ * request as unauthenticated). No fetch metadata (non-browser clients): 0. */
+int hub__hub_fetch_check(const struct hub_fetch_input *in, const char **ret_reason);
+/* /user/NAME/: non-navigation requests need Sec-Fetch-Site same-origin, a
+ * Referer under /user/NAME/ and a matching Origin if any; WebSockets our own
+ * Origin; framed navigations a Referer under /user/NAME/. */
+int hub__user_fetch_check(const struct hub_fetch_input *in, const char *server, const char **ret_reason);
+
 /* Printable ASCII copy (others → '?'), truncated to size-1. */
 void hub__sanitize_text(char *dst, size_t size, const char *src);
 /* Copy when made of [0-9a-fA-F:.] only, else "". */

@@ -632,3 +632,120 @@ bool hub__path_safe(const char *path)
 	}
 	return true;
 }
+
+/* ---- fetch metadata: which page a cookie-authenticated browser request came from ---- */
+
+int hub__referer_path(const char *referer, const char *host, char *out, size_t size)
+{
+	char origin[512];
+	const char *auth, *p;
+	size_t alen, plen;
+
+	if (!referer || !host || size < 2)
+		return -EINVAL;
+	if (strncasecmp(referer, "http://", 7) == 0)
+		auth = referer + 7;
+	else if (strncasecmp(referer, "https://", 8) == 0)
+		auth = referer + 8;
+	else
+		return -EINVAL;
+	alen = strcspn(auth, "/?#");
+	if (nbw_snprintf(origin, sizeof(origin), "%.*s%.*s", (int)(auth - referer), referer, (int)alen, auth) < 0 ||
+	    !hub__origin_matches(origin, host))
+		return -EPERM;
+	p = auth + alen;
+	plen = strcspn(p, "?#");
+	if (plen == 0) {
+		nbw_strlcpy(out, "/", size);
+		return 0;
+	}
+	if (plen >= size)
+		return -ENAMETOOLONG;
+	memcpy(out, p, plen);
+	out[plen] = '\0';
+	/* browsers send normalized URLs; anything with dot segments or encoded
+	 * separators is not one of ours */
+	return hub__path_safe(out) ? 0 : -EINVAL;
+}
+
+static bool ieq(const char *a, const char *b)
+{
+	return a && strcasecmp(a, b) == 0;
+}
+
+int hub__hub_fetch_check(const struct hub_fetch_input *in, const char **ret_reason)
+{
+	char ref[HUB_NEXT_MAX + 1], user[NBW_USERNAME_MAX + 1];
+	const char *reason;
+
+	/* no fetch metadata: not a browser (curl, scripts) or a very old one */
+	if (!in->sec_fetch_mode || ieq(in->sec_fetch_mode, "navigate"))
+		return 0;
+	if (!ieq(in->sec_fetch_site, "same-origin")) {
+		reason = "request to the hub from another site refused";
+		goto refuse;
+	}
+	if (hub__referer_path(in->referer, in->host, ref, sizeof(ref)) < 0 || !str_has_prefix(ref, "/hub/")) {
+		reason = "request to the hub from a page outside the hub refused";
+		goto refuse;
+	}
+	/* Scripts may choose any same-origin referrer (fetch's `referrer`,
+	 * history.pushState), so the Referer alone does not prove much: the only
+	 * scripted request the hub's own pages make is the progress stream. */
+	if (!hub__method_safe(in->method) || hub__api_match(in->path, user, sizeof(user)) != HUB_API_PROGRESS) {
+		reason = "scripted request to the hub refused";
+		goto refuse;
+	}
+	return 0;
+refuse:
+	if (ret_reason)
+		*ret_reason = reason;
+	return -EPERM;
+}
+
+static bool under_server(const char *path, const char *server)
+{
+	size_t n = strlen("/user/"), sl = strlen(server);
+
+	return str_has_prefix(path, "/user/") && strncmp(path + n, server, sl) == 0 &&
+	       (path[n + sl] == '/' || path[n + sl] == '\0');
+}
+
+int hub__user_fetch_check(const struct hub_fetch_input *in, const char *server, const char **ret_reason)
+{
+	char ref[HUB_NEXT_MAX + 1];
+	const char *reason;
+	bool ref_ok;
+
+	if (!in->sec_fetch_mode)
+		return 0;
+	ref_ok = hub__referer_path(in->referer, in->host, ref, sizeof(ref)) == 0 && under_server(ref, server);
+	if (ieq(in->sec_fetch_mode, "navigate")) {
+		/* a frame of X's pages inside another page would hand that page X's DOM */
+		if (in->sec_fetch_dest && !ieq(in->sec_fetch_dest, "document") && !ref_ok) {
+			reason = "framing a server's pages from elsewhere refused";
+			goto refuse;
+		}
+		return 0;
+	}
+	if (ieq(in->sec_fetch_mode, "websocket")) {
+		if (!in->origin || !hub__origin_matches(in->origin, in->host)) {
+			reason = "WebSocket from another origin refused";
+			goto refuse;
+		}
+		return 0;
+	}
+	if (!ieq(in->sec_fetch_site, "same-origin") || (in->origin && !hub__origin_matches(in->origin, in->host))) {
+		reason = "request from another site refused";
+		goto refuse;
+	}
+	if (!ref_ok) {
+		reason = "request from a page outside this server refused";
+		goto refuse;
+	}
+	return 0;
+refuse:
+	if (ret_reason)
+		*ret_reason = reason;
+	return -EPERM;
+}

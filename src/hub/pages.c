@@ -188,11 +188,35 @@ static void render_login(struct hub *h, struct http_req *req, const char *next, 
 	explicit_bzero(xsrf, sizeof(xsrf));
 }
 
+/* An admin about to open another user's server: a GET (a link, a redirect, a
+ * page of some other server) never hands out that server's cookie; only this
+ * page's form does (POST with the session's XSRF token). */
+static void render_open_confirm(struct http_req *req, const struct hub_caller *c, const char *server, const char *next)
+{
+	struct page p = {0};
+
+	page_begin(&p, "Open server", c);
+	pg_puts(&p, "<section class=\"card narrow\"><h1>Open the server of ");
+	pg_esc(&p, server);
+	pg_puts(&p, "?</h1><p>You are signed in as <strong>");
+	pg_esc(&p, c->user.name);
+	pg_puts(&p, "</strong>. Opening this server lets its pages act with your administrator session on "
+		    "that server.</p><form method=\"post\" action=\"/hub/open-server\">");
+	pg_xsrf(&p, c->sess.xsrf);
+	pg_puts(&p, "<input type=\"hidden\" name=\"next\" value=\"");
+	pg_esc(&p, next);
+	pg_puts(&p, "\"><div class=\"actions\"><button type=\"submit\" class=\"primary\" id=\"open-as-admin\">Open ");
+	pg_esc(&p, server);
+	pg_puts(&p, "'s server as administrator</button><a class=\"button\" href=\"/hub/home\">Cancel</a></div>"
+		    "</form></section>\n");
+	page_send(req, &p, 200);
+}
+
 /* Redirect after a login (or a visit to /hub/login while signed in): to a
- * valid `next`, issuing the path-scoped server cookie when next opens a user
- * server the user may use. */
-static void finish_login(struct hub *h, struct http_req *req, const struct store_user *u, const char *cookie,
-			 const char *next)
+ * valid `next`, issuing the path-scoped server cookie when next opens the
+ * user's own server; another user's server (admins) needs a confirmation. */
+static void finish_login(struct hub *h, struct http_req *req, const struct hub_caller *c, const char *next,
+			 bool confirmed)
 {
 	char srv[NBW_USERNAME_MAX + 1];
 
@@ -201,20 +225,44 @@ static void finish_login(struct hub *h, struct http_req *req, const struct store
 		return;
 	}
 	if (hub__next_server(next, srv, sizeof(srv))) {
-		if (!hub__may_access(u, srv)) {
+		if (!hub__may_access(&c->user, srv)) {
 			char msg[160];
-			hub__audit(h, IPC_EV_ACCESS_DENIED, u->name, req->client_ip, "not owner or admin", next);
+			hub__audit(h, IPC_EV_ACCESS_DENIED, c->user.name, req->client_ip, "not owner or admin", next);
 			nbw_snprintf(msg, sizeof(msg), "You are signed in as %s and may not use the server of %s.",
-				     u->name, srv);
+				     c->user.name, srv);
 			hub__page_error(h, req, 403, msg);
 			return;
 		}
-		if (hub__issue_server_cookie(h, req, cookie, srv) < 0) {
+		if (!confirmed && strcmp(srv, c->user.name) != 0) {
+			render_open_confirm(req, c, srv, next);
+			return;
+		}
+		if (hub__issue_server_cookie(h, req, c->cookie, srv) < 0) {
 			hub__page_error(h, req, 500, "Could not open the server session");
 			return;
 		}
 	}
 	http_redirect(req, next);
+}
+
+/* POST /hub/open-server: the confirmation form above. */
+static void open_server_post(struct hub *h, struct http_req *req)
+{
+	struct hub_caller c __attribute__((cleanup(hub__caller_wipe)));
+	char next[HUB_NEXT_MAX + 1], srv[NBW_USERNAME_MAX + 1];
+
+	if (hub__caller_get(h, req, &c) < 0 || c.via != HUB_VIA_COOKIE) {
+		hub__page_error(h, req, 403, "Please sign in first.");
+		return;
+	}
+	if (!hub__xsrf_gate(h, req, &c, true))
+		return;
+	if (http_req_form(req, "next", next, sizeof(next)) < 0 || !auth_next_ok(next) ||
+	    !hub__next_server(next, srv, sizeof(srv))) {
+		hub__page_error(h, req, 400, "Nothing to open.");
+		return;
+	}
+	finish_login(h, req, &c, next, true);
 }
 
 static void get_next(struct http_req *req, bool form, char *next, size_t size)
@@ -232,7 +280,7 @@ static void login_get(struct hub *h, struct http_req *req)
 
 	get_next(req, false, next, sizeof(next));
 	if (hub__caller_get(h, req, &c) == 0 && c.via == HUB_VIA_COOKIE) {
-		finish_login(h, req, &c.user, c.cookie, next);
+		finish_login(h, req, &c, next, false);
 		return;
 	}
 	render_login(h, req, next, NULL, 200);
@@ -300,7 +348,12 @@ static void login_post(struct hub *h, struct http_req *req)
 		return;
 	}
 	hub__audit(h, IPC_EV_LOGIN_SUCCESS, u.name, req->client_ip, NULL, NULL);
-	finish_login(h, req, &u, cookie, next);
+	{
+		struct hub_caller c
+		    __attribute__((cleanup(hub__caller_wipe))) = {.via = HUB_VIA_COOKIE, .user = u, .sess = sess};
+		nbw_strlcpy(c.cookie, cookie, sizeof(c.cookie));
+		finish_login(h, req, &c, next, false);
+	}
 	explicit_bzero(cookie, sizeof(cookie));
 	explicit_bzero(&sess, sizeof(sess));
 }
@@ -597,6 +650,13 @@ void hub__pages_dispatch(struct hub *h, struct http_req *req)
 			stop_post(h, req);
 		else if (get)
 			http_redirect(req, "/hub/home");
+		else
+			hub__page_error(h, req, 405, "Method not allowed");
+	} else if (strcmp(path, "/hub/open-server") == 0) {
+		if (post)
+			open_server_post(h, req);
+		else if (get)
+			http_redirect(req, "/hub/home"); /* a GET never opens anything */
 		else
 			hub__page_error(h, req, 405, "Method not allowed");
 	} else if (str_has_prefix(path, "/hub/spawn-pending/")) {

@@ -472,6 +472,123 @@ static void test_user_csrf(void **state)
 	assert_int_equal(ucsrf("PATCH", false, NULL, "cross-site", NULL, "tok", "tok", NULL), -EPERM);
 }
 
+static void test_referer_path(void **state)
+{
+	char out[256];
+	const char *host = "127.0.0.1:8000";
+	(void)state;
+	assert_int_equal(hub__referer_path("http://127.0.0.1:8000/hub/home?x=1#f", host, out, sizeof(out)), 0);
+	assert_string_equal(out, "/hub/home");
+	assert_int_equal(hub__referer_path("http://127.0.0.1:8000", host, out, sizeof(out)), 0);
+	assert_string_equal(out, "/");
+	assert_int_equal(hub__referer_path("http://127.0.0.1:8000?q", host, out, sizeof(out)), 0);
+	assert_string_equal(out, "/");
+	assert_int_equal(hub__referer_path("http://evil.example/hub/home", host, out, sizeof(out)), -EPERM);
+	assert_int_equal(hub__referer_path("http://127.0.0.1:8001/hub/home", host, out, sizeof(out)), -EPERM);
+	assert_int_equal(hub__referer_path("http://127.0.0.1:8000@evil/hub/", host, out, sizeof(out)), -EPERM);
+	assert_int_equal(hub__referer_path("/hub/home", host, out, sizeof(out)), -EINVAL);
+	assert_int_equal(hub__referer_path("javascript:1", host, out, sizeof(out)), -EINVAL);
+	assert_int_equal(hub__referer_path(NULL, host, out, sizeof(out)), -EINVAL);
+	assert_int_equal(hub__referer_path("http://127.0.0.1:8000/hub/../user/bob/", host, out, sizeof(out)), -EINVAL);
+	assert_int_equal(hub__referer_path("http://127.0.0.1:8000/hub/%2e%2e/user/b/", host, out, sizeof(out)),
+			 -EINVAL);
+	assert_int_equal(hub__referer_path("http://127.0.0.1:8000/hub/home", host, out, 4), -ENAMETOOLONG);
+}
+
+static int hfetch(const char *method, const char *path, const char *mode, const char *site, const char *referer)
+{
+	struct hub_fetch_input in = {
+	    .method = method,
+	    .path = path,
+	    .host = "127.0.0.1:8000",
+	    .referer = referer,
+	    .sec_fetch_mode = mode,
+	    .sec_fetch_site = site,
+	};
+	const char *reason = NULL;
+	int r = hub__hub_fetch_check(&in, &reason);
+	if (r < 0)
+		assert_non_null(reason);
+	return r;
+}
+
+static void test_hub_fetch(void **state)
+{
+	const char *prog = "/hub/api/users/alice/server/progress",
+		   *hubref = "http://127.0.0.1:8000/hub/spawn-pending/a",
+		   *userref = "http://127.0.0.1:8000/user/bob/tree";
+	(void)state;
+	/* non-browser clients and navigations */
+	assert_int_equal(hfetch("GET", "/hub/api/user", NULL, NULL, NULL), 0);
+	assert_int_equal(hfetch("POST", "/hub/spawn", "navigate", "same-origin", userref), 0);
+	assert_int_equal(hfetch("GET", "/hub/home", "navigate", "cross-site", NULL), 0);
+	/* the hub's own progress EventSource */
+	assert_int_equal(hfetch("GET", prog, "cors", "same-origin", hubref), 0);
+	/* from a user server's page, another site, or without a Referer */
+	assert_int_equal(hfetch("GET", prog, "cors", "same-origin", userref), -EPERM);
+	assert_int_equal(hfetch("GET", prog, "cors", "same-site", hubref), -EPERM);
+	assert_int_equal(hfetch("GET", prog, "cors", "cross-site", hubref), -EPERM);
+	assert_int_equal(hfetch("GET", prog, "cors", NULL, hubref), -EPERM);
+	assert_int_equal(hfetch("GET", prog, "cors", "same-origin", NULL), -EPERM);
+	assert_int_equal(hfetch("GET", prog, "no-cors", "same-origin", "http://evil.example/hub/x"), -EPERM);
+	/* a spoofed /hub/ referrer reaches nothing but the progress stream */
+	assert_int_equal(hfetch("GET", "/hub/home", "cors", "same-origin", hubref), -EPERM);
+	assert_int_equal(hfetch("GET", "/hub/api/user", "same-origin", "same-origin", hubref), -EPERM);
+	assert_int_equal(hfetch("POST", prog, "cors", "same-origin", hubref), -EPERM);
+	assert_int_equal(hfetch("GET", "/hub/login", "no-cors", "same-origin", hubref), -EPERM);
+}
+
+static int ufetch(const char *mode, const char *site, const char *dest, const char *origin, const char *referer)
+{
+	struct hub_fetch_input in = {
+	    .method = "GET",
+	    .path = "/user/alice/api/kernels",
+	    .host = "127.0.0.1:8000",
+	    .origin = origin,
+	    .referer = referer,
+	    .sec_fetch_mode = mode,
+	    .sec_fetch_site = site,
+	    .sec_fetch_dest = dest,
+	};
+	const char *reason = NULL;
+	int r = hub__user_fetch_check(&in, "alice", &reason);
+	if (r < 0)
+		assert_non_null(reason);
+	return r;
+}
+
+static void test_user_fetch(void **state)
+{
+	const char *me = "http://127.0.0.1:8000", *own = "http://127.0.0.1:8000/user/alice/lab/tree/x.ipynb",
+		   *root = "http://127.0.0.1:8000/user/alice", *bob = "http://127.0.0.1:8000/user/bob/tree",
+		   *pref = "http://127.0.0.1:8000/user/alicex/tree", *hub = "http://127.0.0.1:8000/hub/home";
+	(void)state;
+	assert_int_equal(ufetch(NULL, NULL, NULL, NULL, NULL), 0);
+	/* navigations: top level from anywhere, frames only from the server's own pages */
+	assert_int_equal(ufetch("navigate", "cross-site", "document", NULL, NULL), 0);
+	assert_int_equal(ufetch("navigate", "same-origin", "document", NULL, bob), 0);
+	assert_int_equal(ufetch("navigate", "same-origin", NULL, NULL, hub), 0);
+	assert_int_equal(ufetch("navigate", "same-origin", "iframe", NULL, own), 0);
+	assert_int_equal(ufetch("navigate", "same-origin", "iframe", NULL, bob), -EPERM);
+	assert_int_equal(ufetch("navigate", "same-origin", "object", NULL, NULL), -EPERM);
+	/* Jupyter's own XHRs, scripts, styles */
+	assert_int_equal(ufetch("cors", "same-origin", "empty", NULL, own), 0);
+	assert_int_equal(ufetch("cors", "same-origin", "empty", me, root), 0);
+	assert_int_equal(ufetch("no-cors", "same-origin", "script", NULL, own), 0);
+	/* from another server's page, the hub, another site, without Referer */
+	assert_int_equal(ufetch("cors", "same-origin", "empty", NULL, bob), -EPERM);
+	assert_int_equal(ufetch("cors", "same-origin", "empty", NULL, pref), -EPERM);
+	assert_int_equal(ufetch("cors", "same-origin", "empty", NULL, hub), -EPERM);
+	assert_int_equal(ufetch("cors", "same-origin", "empty", NULL, NULL), -EPERM);
+	assert_int_equal(ufetch("cors", "cross-site", "empty", NULL, own), -EPERM);
+	assert_int_equal(ufetch("cors", "same-origin", "empty", "https://evil.example", own), -EPERM);
+	assert_int_equal(ufetch("cors", "same-origin", "empty", NULL, "http://evil.example/user/alice/"), -EPERM);
+	/* WebSockets: our own Origin */
+	assert_int_equal(ufetch("websocket", "same-origin", "websocket", me, NULL), 0);
+	assert_int_equal(ufetch("websocket", "same-origin", "websocket", NULL, own), -EPERM);
+	assert_int_equal(ufetch("websocket", "cross-site", "websocket", "https://evil.example", own), -EPERM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +608,9 @@ int main(void)
 	    cmocka_unit_test(test_origin),
 	    cmocka_unit_test(test_tornado_xsrf),
 	    cmocka_unit_test(test_user_csrf),
+	    cmocka_unit_test(test_referer_path),
+	    cmocka_unit_test(test_hub_fetch),
+	    cmocka_unit_test(test_user_fetch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
