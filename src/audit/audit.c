@@ -40,6 +40,17 @@ int audit_open(const char *path, uint32_t fsync_interval_ms, struct audit_log **
 		close(fd);
 		return r;
 	}
+	/* The log holds notebook code: root only, whatever an existing file had. */
+	if ((st.st_uid != 0 || st.st_gid != 0) && geteuid() == 0 && fchown(fd, 0, 0) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	log = calloc(1, sizeof(*log));
 	if (!log) {
 		close(fd);
@@ -95,7 +106,14 @@ int audit_write(struct audit_log *log, const char *event, const char *user, cons
 		free(line);
 		return r;
 	}
-	r = nbw_write_all(log->fd, line, len + 1);
+	{
+		off_t start = lseek(log->fd, 0, SEEK_END);
+		r = nbw_write_all(log->fd, line, len + 1);
+		/* Disk full or I/O error: cut back to the last whole record so the
+		 * next record never merges with a fragment. */
+		if (r < 0 && start >= 0)
+			(void)!ftruncate(log->fd, start);
+	}
 	flock(log->fd, LOCK_UN);
 	free(line);
 	if (r < 0)

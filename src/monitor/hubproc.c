@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <linux/close_range.h>
 #include <sys/syscall.h>
 
 #include "common/common.h"
@@ -51,7 +52,7 @@ int monitor_exec_hub(const struct config *cfg, char **argv, const int (*fd_map)[
 {
 	char hub[4096];
 	int sync[2];
-	pid_t pid;
+	pid_t pid, parent = getpid();
 	int r;
 
 	r = monitor_hub_binary(hub, sizeof(hub));
@@ -77,9 +78,17 @@ int monitor_exec_hub(const struct config *cfg, char **argv, const int (*fd_map)[
 		int errfd;
 		char *const envp[] = { "PATH=/usr/bin:/bin", "LANG=C.UTF-8", NULL };
 
+		int maxt = 2;
+
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		/* Nothing the monitor ignores or handles is inherited. */
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		/* Own session, no controlling terminal: a compromised hub cannot
+		 * TIOCSTI keystrokes into the operator's terminal. */
+		if (setsid() < 0)
+			_exit(127);
 		close(sync[0]);
 		errfd = fcntl(sync[1], F_DUPFD_CLOEXEC, 64);
 		if (errfd < 0)
@@ -90,20 +99,24 @@ int monitor_exec_hub(const struct config *cfg, char **argv, const int (*fd_map)[
 			if (moved[i] < 0)
 				child_fail(errfd, "dup");
 		}
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			if (dup2(moved[i], fd_map[i][1]) < 0)
 				child_fail(errfd, "dup2");
-		/* Close everything else above stderr except the error pipe (CLOEXEC). */
-		for (int fd = 3; fd < 1024; fd++) {
-			bool keep = fd == errfd;
+			if (fd_map[i][1] > maxt)
+				maxt = fd_map[i][1];
+		}
+		/* Close what is not ours below the highest target; everything above
+		 * it is closed at exec (the error pipe stays open until then). */
+		for (int fd = 3; fd <= maxt; fd++) {
+			bool keep = false;
 			for (size_t i = 0; i < n; i++)
 				if (fd == fd_map[i][1])
 					keep = true;
 			if (!keep)
 				close(fd);
 		}
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-			child_fail(errfd, "PR_SET_PDEATHSIG");
+		if (syscall(SYS_close_range, (unsigned)maxt + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+			child_fail(errfd, "close_range");
 		/* Drop privileges for good: no supplementary groups, gid then uid, and
 		 * check that root cannot be regained. */
 		if (setgroups(0, NULL) < 0)
@@ -116,6 +129,12 @@ int monitor_exec_hub(const struct config *cfg, char **argv, const int (*fd_map)[
 			errno = EPERM;
 			child_fail(errfd, "privileges not dropped");
 		}
+		/* After the uid change (which clears it), and check the monitor did
+		 * not die before it took effect. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			child_fail(errfd, "PR_SET_PDEATHSIG");
+		if (getppid() != parent)
+			_exit(127);
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			child_fail(errfd, "PR_SET_NO_NEW_PRIVS");
 		if (chdir("/") < 0)

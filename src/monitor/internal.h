@@ -58,7 +58,10 @@ void servers_cleanup_leftovers(const struct config *cfg);
 struct monitor {
 	const struct config *cfg;
 	struct audit_log *audit;
-	int hub_fd;          /* our end of the socketpair, -1 when no hub */
+	int hub_fd;          /* our end of the socketpair (non-blocking), -1 when no hub */
+	int hub_log_fd;      /* read end of the hub's stdout/stderr, -1 when none */
+	char hub_log[4096];  /* partial line from the hub */
+	size_t hub_log_len;
 	pid_t hub_pid;
 	struct server *servers[10000];
 	size_t n_servers;

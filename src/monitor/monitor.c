@@ -31,8 +31,17 @@ void monitor_send(struct monitor *m, uint32_t type, const void *payload, size_t 
 	if (m->hub_fd < 0)
 		return; /* the hub learns the state with IPC_HELLO when it is back */
 	r = ipc_send(m->hub_fd, type, payload, len, NULL, 0);
-	if (r < 0 && r != -EPIPE)
+	if (r == -EAGAIN) {
+		/* The hub does not read its messages: never block the monitor on it.
+		 * Restart it; it resynchronises with IPC_HELLO. */
+		log_error("The hub is not reading the monitor's messages; restarting it");
+		if (m->hub_pid > 0)
+			kill(m->hub_pid, SIGKILL);
+		close(m->hub_fd);
+		m->hub_fd = -1;
+	} else if (r < 0 && r != -EPIPE) {
 		log_warn_errno(r, "Sending to the hub");
+	}
 }
 
 void monitor_audit(struct monitor *m, const char *event, const char *user, const char *ip, json_t *fields)
@@ -107,32 +116,107 @@ static void handle_audit(struct monitor *m, const struct ipc_audit *a, size_t le
 
 /* ---- the hub process ---- */
 
+/* Relay the hub's output line by line with control characters replaced, so a
+ * compromised hub cannot forge our log lines' structure or send terminal
+ * escape sequences to the operator's terminal. */
+static void hub_log_emit(const char *p, size_t n)
+{
+	char line[4096 + 1];
+	size_t o = 0;
+
+	for (size_t k = 0; k < n && o < sizeof(line) - 1; k++) {
+		unsigned char c = (unsigned char)p[k];
+		line[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	line[o++] = '\n';
+	(void)!write(STDERR_FILENO, line, o);
+}
+
+static void hub_log_flush(struct monitor *m, bool all)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < m->hub_log_len; i++)
+		if (m->hub_log[i] == '\n') {
+			hub_log_emit(m->hub_log + start, i - start);
+			start = i + 1;
+		}
+	if (all && start < m->hub_log_len) {
+		hub_log_emit(m->hub_log + start, m->hub_log_len - start);
+		start = m->hub_log_len;
+	}
+	memmove(m->hub_log, m->hub_log + start, m->hub_log_len - start);
+	m->hub_log_len -= start;
+}
+
+static void hub_log_read(struct monitor *m)
+{
+	for (int round = 0; round < 16; round++) {
+		ssize_t n = read(m->hub_log_fd, m->hub_log + m->hub_log_len, sizeof(m->hub_log) - m->hub_log_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0 || errno != EAGAIN) {
+				hub_log_flush(m, true);
+				m->hub_log_len = 0;
+				close(m->hub_log_fd);
+				m->hub_log_fd = -1;
+			}
+			return;
+		}
+		m->hub_log_len += (size_t)n;
+		/* A line longer than the buffer is cut into buffer-sized lines. */
+		hub_log_flush(m, m->hub_log_len == sizeof(m->hub_log));
+	}
+}
+
 static int hub_start(struct monitor *m, int listen_fd, int config_fd, const char *config_path)
 {
-	int sp[2];
+	int sp[2], logp[2];
+	_cleanup_close_ int devnull = -1;
 	char fd_ipc[16], fd_listen[16], fd_config[16];
 	char *argv[] = { "nbwarden-hub", "serve", "--ipc-fd", fd_ipc, "--listen-fd", fd_listen, "--config-fd",
 			 fd_config, "--config-name", (char *)config_path, NULL };
-	const int map[3][2] = { { -1, 3 }, { listen_fd, 4 }, { config_fd, 5 } };
-	int fds[3][2];
+	int fds[6][2];
 	pid_t pid;
 	int r;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0)
 		return -errno;
-	memcpy(fds, map, sizeof(fds));
-	fds[0][0] = sp[1];
+	if (pipe2(logp, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		r = -errno;
+		close(logp[0]);
+		close(logp[1]);
+		return r;
+	}
+	/* Our end never blocks: a hub that stops reading must not stall us. */
+	fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) | O_NONBLOCK);
+	fds[0][0] = devnull, fds[0][1] = 0;
+	fds[1][0] = logp[1], fds[1][1] = 1;
+	fds[2][0] = logp[1], fds[2][1] = 2;
+	fds[3][0] = sp[1], fds[3][1] = 3;
+	fds[4][0] = listen_fd, fds[4][1] = 4;
+	fds[5][0] = config_fd, fds[5][1] = 5;
 	nbw_snprintf(fd_ipc, sizeof(fd_ipc), "3");
 	nbw_snprintf(fd_listen, sizeof(fd_listen), "4");
 	nbw_snprintf(fd_config, sizeof(fd_config), "5");
 	/* The hub re-reads the configuration from the start of the sealed copy. */
 	lseek(config_fd, 0, SEEK_SET);
-	r = monitor_exec_hub(m->cfg, argv, (const int(*)[2])fds, 3, &pid);
+	r = monitor_exec_hub(m->cfg, argv, (const int(*)[2])fds, 6, &pid);
 	close(sp[1]);
+	close(logp[1]);
 	if (r < 0 && r != -ECHILD) {
 		close(sp[0]);
+		close(logp[0]);
 		return r;
 	}
+	if (m->hub_log_fd >= 0)
+		close(m->hub_log_fd);
+	m->hub_log_fd = logp[0];
+	m->hub_log_len = 0;
 	m->hub_fd = sp[0];
 	m->hub_pid = pid;
 	log_info("Hub process started (pid %d, uid %u)", (int)pid, m->cfg->hub.uid);
@@ -148,7 +232,8 @@ static void hub_lost(struct monitor *m)
 
 static void hub_dispatch(struct monitor *m)
 {
-	for (;;) {
+	/* Bounded per round so a flooding hub cannot starve signals and timers. */
+	for (int round = 0; round < 64 && m->hub_fd >= 0; round++) {
 		uint32_t type;
 		void *payload;
 		size_t len;
@@ -318,6 +403,7 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 		return 1;
 	m->cfg = cfg;
 	m->hub_fd = -1;
+	m->hub_log_fd = -1;
 
 	r = audit_open(cfg->audit.file, cfg->audit.fsync_interval_ms, &m->audit);
 	if (r < 0) {
@@ -384,7 +470,9 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 	fflush(stdout);
 
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN }, { .fd = m->hub_fd, .events = POLLIN } };
+		struct pollfd pfd[3] = { { .fd = sfd, .events = POLLIN },
+					 { .fd = m->hub_log_fd, .events = POLLIN },
+					 { .fd = m->hub_fd, .events = POLLIN } };
 		uint64_t now = nbw_time_mono_ms();
 		int timeout = -1, t;
 
@@ -409,7 +497,8 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 			if (timeout < 0 || t < timeout)
 				timeout = t;
 		}
-		r = poll(pfd, m->hub_fd >= 0 ? 2 : 1, timeout);
+		/* A dispatch round may have left messages queued: come back at once. */
+		r = poll(pfd, 3, timeout);
 		if (r < 0 && errno != EINTR) {
 			log_error_errno(-errno, "poll");
 			exit_code = 1;
@@ -433,7 +522,9 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 			}
 			reap(m, &hub_restart_at, &hub_backoff, hub_started);
 		}
-		if (m->hub_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (m->hub_log_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			hub_log_read(m);
+		if (m->hub_fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)))
 			hub_dispatch(m);
 		servers_tick(m);
 		audit_sync(m->audit, 0);
@@ -453,6 +544,11 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 		;
 	cgroup_parents_cleanup();
 	hub_lost(m);
+	if (m->hub_log_fd >= 0) {
+		hub_log_read(m);
+		if (m->hub_log_fd >= 0)
+			close(m->hub_log_fd);
+	}
 	audit_close(m->audit);
 	free(m);
 	log_info("Stopped");
@@ -479,6 +575,11 @@ void servers_cleanup_leftovers(const struct config *cfg)
 			continue;
 		pid = fork();
 		if (pid == 0) {
+			sigset_t none;
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			for (int sig = 1; sig < NSIG; sig++)
+				signal(sig, SIG_DFL);
 			int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 			if (devnull >= 0) {
 				dup2(devnull, 0);

@@ -1,7 +1,9 @@
 /* The per-user server lifecycle, driven by hub requests, child exits and a
  * 10 ms readiness tick. */
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "common/common.h"
@@ -73,12 +75,14 @@ static int run_runtime(struct server *s, char **argv, pid_t *ret_pid)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
 		/* Own process group: a Ctrl-C on the terminal must reach the monitor
 		 * only, which then stops servers in order. */
 		setpgid(0, 0);
 		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			_exit(127);
+		syscall(SYS_close_range, 3u, ~0U, 0u);
 		execve(argv[0], argv, envp);
 		_exit(127);
 	}

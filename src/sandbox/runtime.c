@@ -25,6 +25,9 @@ static int check_executable(const char *path)
 		return -EACCES;
 	if (access(path, X_OK) < 0)
 		return -errno;
+	/* The monitor runs it as root: only root may be able to change it. */
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return -EPERM;
 	return 0;
 }
 
@@ -45,6 +48,10 @@ int sandbox_runtime_resolve(const struct config *cfg, char *buf, size_t size, st
 			    err, -EINVAL,
 			    "OCI runtime '%s' must be an absolute path or a bare name (singleuser.runtime)", rt);
 		r = check_executable(rt);
+		if (r == -EPERM)
+			return sandbox__fail(err, -EPERM,
+					     "OCI runtime '%s' is not owned by root or is writable by others (singleuser.runtime)",
+					     rt);
 		if (r < 0)
 			return sandbox__fail(err, -ENOENT, "OCI runtime '%s' not found (singleuser.runtime): %s", rt,
 					     strerror(-r));

@@ -430,9 +430,10 @@ json_t *sandbox__seccomp_profile(void)
 		goto fail;
 
 #if defined(__x86_64__)
-	archs = json_pack("[s,s,s]", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32");
+	/* Native ABI only: i386 int 0x80 (socketcall multiplexing!) and x32 are refused. */
+	archs = json_pack("[s]", "SCMP_ARCH_X86_64");
 #elif defined(__aarch64__)
-	archs = json_pack("[s,s]", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM");
+	archs = json_pack("[s]", "SCMP_ARCH_AARCH64");
 #else
 #error "seccomp profile: unsupported architecture"
 #endif

@@ -162,10 +162,14 @@ static int build_process(const struct config *cfg, const char *user, const char 
 
 	caps =
 	    json_pack("{s:[], s:[], s:[], s:[], s:[]}", "bounding", "effective", "inheritable", "permitted", "ambient");
-	proc = json_pack("{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:o, s:[{s:s, s:i, s:i}], s:b}", "terminal", 0, "user",
-			 "uid", (json_int_t)cfg->singleuser.uid, "gid", (json_int_t)cfg->singleuser.gid, "args", args,
-			 "env", env, "cwd", SANDBOX_HOME, "capabilities", caps, "rlimits", "type", "RLIMIT_NOFILE",
-			 "hard", NOFILE_LIMIT, "soft", NOFILE_LIMIT, "noNewPrivileges", 1);
+	/* Explicit limits: nothing inherited from however `serve` was started. */
+	proc = json_pack("{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:o, s:[{s:s, s:i, s:i}, {s:s, s:i, s:i}, {s:s, s:i, s:i}],"
+			 " s:b, s:i}",
+			 "terminal", 0, "user", "uid", (json_int_t)cfg->singleuser.uid, "gid",
+			 (json_int_t)cfg->singleuser.gid, "args", args, "env", env, "cwd", SANDBOX_HOME, "capabilities",
+			 caps, "rlimits", "type", "RLIMIT_NOFILE", "hard", NOFILE_LIMIT, "soft", NOFILE_LIMIT, "type",
+			 "RLIMIT_CORE", "hard", 0, "soft", 0, "type", "RLIMIT_MEMLOCK", "hard", 65536, "soft", 65536,
+			 "noNewPrivileges", 1, "oomScoreAdj", 500);
 	args = env = NULL; /* "o" steals, even on failure */
 	if (!proc) {
 		r = -ENOMEM;

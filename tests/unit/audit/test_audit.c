@@ -2,6 +2,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "audit/audit.h"
@@ -72,11 +73,34 @@ static void test_refuses_symlink(void **state)
 	nbw_rm_rf(d);
 }
 
+static void test_existing_file_made_private(void **state)
+{
+	char d[] = "/tmp/nbw-audit-XXXXXX";
+	char path[256];
+	struct audit_log *log = NULL;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(d));
+	snprintf(path, sizeof(path), "%s/audit.jsonl", d);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	assert_int_equal(audit_open(path, 0, &log), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	audit_close(log);
+	nbw_rm_rf(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_records_are_json_lines),
 		cmocka_unit_test(test_refuses_symlink),
+		cmocka_unit_test(test_existing_file_made_private),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,20 @@ static void test_resolve(void **state)
 	assert_int_equal(sandbox_runtime_resolve(&cfg, buf, sizeof(buf), &err), 0);
 	assert_string_equal(buf, "/bin/true");
 
+	/* Root runs it: a binary someone else could have changed is refused. */
+	snprintf(fake, sizeof(fake), "%s/writable-runtime", tmpdir);
+	assert_int_equal(nbw_write_file_atomic(fake, "#!/bin/sh\n", 10, 0777), 0);
+	cfg.singleuser.runtime = fake;
+	assert_int_equal(sandbox_runtime_resolve(&cfg, buf, sizeof(buf), &err), -EPERM);
+	assert_non_null(strstr(err.message, "not owned by root or is writable by others"));
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(fake, 0755), 0);
+		assert_int_equal(chown(fake, 1234, 1234), 0);
+		assert_int_equal(sandbox_runtime_resolve(&cfg, buf, sizeof(buf), &err), -EPERM);
+		assert_int_equal(chown(fake, 0, 0), 0);
+		assert_int_equal(sandbox_runtime_resolve(&cfg, buf, sizeof(buf), &err), 0);
+	}
+
 	/* A bare name: searched in a fixed PATH, never the environment's. */
 	snprintf(fake, sizeof(fake), "%s/fake-runtime-xyz", tmpdir);
 	assert_int_equal(nbw_write_file_atomic(fake, "#!/bin/sh\n", 10, 0755), 0);

@@ -332,6 +332,10 @@ static void test_seccomp(void **state)
 	assert_int_equal(json_integer_value(path(s, "defaultErrnoRet", NULL, NULL)), 1);
 	assert_true(array_has_string(path(s, "architectures", NULL, NULL), "SCMP_ARCH_X86_64") ||
 		    array_has_string(path(s, "architectures", NULL, NULL), "SCMP_ARCH_AARCH64"));
+	/* Native ABI only: i386 (int 0x80, socketcall) and x32 are refused outright. */
+	assert_int_equal(json_array_size(path(s, "architectures", NULL, NULL)), 1);
+	assert_false(array_has_string(path(s, "architectures", NULL, NULL), "SCMP_ARCH_X86"));
+	assert_false(array_has_string(path(s, "architectures", NULL, NULL), "SCMP_ARCH_X32"));
 
 	json_array_foreach(path(s, "syscalls", NULL, NULL), i, rule)
 	{

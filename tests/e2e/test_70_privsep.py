@@ -1,0 +1,60 @@
+"""The hub runs detached from the operator's terminal and dies with the monitor.
+
+Attacks shown to matter: a hub sharing the monitor's session and terminal can
+TIOCSTI keystrokes into the root shell that started nbwarden; a hub that
+outlives its monitor keeps serving with nobody supervising it.
+"""
+import os
+import signal
+import time
+
+import pytest
+
+import nbw
+from conftest import new_daemon, finish_daemon
+
+
+def stat_fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    # fields after the ")" of comm: state ppid pgrp session tty_nr ...
+    rest = data[data.rindex(")") + 2:].split()
+    return {"ppid": int(rest[1]), "pgrp": int(rest[2]), "session": int(rest[3]), "tty_nr": int(rest[4])}
+
+
+@pytest.fixture
+def daemon():
+    d = new_daemon("privsep")
+    d.start()
+    yield d
+    problems = finish_daemon(d)
+    assert not problems, problems
+
+
+def test_hub_has_own_session_and_no_terminal(daemon):
+    hubs = daemon.hub_pids()
+    assert len(hubs) == 1
+    hub, mon = stat_fields(hubs[0]), stat_fields(daemon.monitor_pid)
+    assert hub["session"] == hubs[0], "the hub leads its own session (setsid)"
+    assert hub["session"] != mon["session"]
+    assert hub["tty_nr"] == 0, "the hub has no controlling terminal"
+    assert os.readlink(f"/proc/{hubs[0]}/fd/0") == "/dev/null"
+    # stdout/stderr go to a pipe the monitor relays, not to the operator's terminal or file
+    assert os.readlink(f"/proc/{hubs[0]}/fd/2").startswith("pipe:")
+
+
+def test_hub_output_relayed_without_control_characters(daemon):
+    # The hub's own log lines reach the daemon's stderr through the monitor.
+    nbw.wait_until(lambda: "nbwarden-hub" in daemon.stderr_text(), 10, what="hub log relayed")
+    assert "\x1b" not in daemon.stderr_text()
+
+
+def test_hub_dies_with_the_monitor(daemon):
+    hub = daemon.hub_pids()[0]
+    start = nbw.proc_starttime(hub)
+    os.kill(daemon.monitor_pid, signal.SIGKILL)
+    daemon.proc.wait(timeout=10)
+    nbw.wait_until(lambda: not nbw.pid_alive(hub, start), 5, what="hub gone after the monitor died")
+    # restart so the fixture's SIGTERM teardown (and leftover checks) run normally
+    time.sleep(0.2)
+    daemon.start()
