@@ -71,6 +71,12 @@ struct http_limits {
 	uint32_t header_timeout_ms;    /* default 30000 */
 	uint32_t keepalive_timeout_ms; /* default 60000 */
 	bool secure;		       /* https in front: cookies Secure, etc. */
+	/* (fields below: 0 means the default) */
+	uint32_t max_conns_per_ip;	  /* default 64: further accepts from that address closed at once */
+	uint32_t first_header_timeout_ms; /* default 10000: a new connection's first request head */
+	uint32_t ws_max_message;	  /* default 8 MiB: a kernel WebSocket client message (exec tap) */
+	uint32_t ws_buffer_total;	  /* default 64 MiB: exec tap reassembly over all kernel WebSockets */
+	uint32_t ws_buffer_per_user;	  /* default 16 MiB: ... over those of one user's server */
 };
 
 /* listen_fd: an already bound+listening TCP socket (passed by the monitor). */

@@ -14,6 +14,7 @@
  *   hold an execute_request. */
 #include "proxy/exectap.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -28,12 +29,29 @@
 
 enum binary_format { BIN_UNKNOWN, BIN_V1, BIN_LEGACY };
 
+/* Shared accounting of reassembly memory: one entry per key (server user)
+ * with taps charged to it, freed with its last tap. */
+struct budget_key {
+	struct budget_key *next;
+	size_t used;
+	unsigned refs;
+	char name[];
+};
+
+struct exectap_budget {
+	size_t total, per_key;
+	size_t used;
+	struct budget_key *keys;
+};
+
 struct exectap {
 	char kernel_id[KERNEL_ID_MAX + 1];
 	exectap_cb cb;
 	void *ud;
 	enum binary_format bin;
 	struct proxy__wsframe ws;
+	struct exectap_budget *budget;
+	struct budget_key *key;
 };
 
 /* A non-owning view of message bytes. */
@@ -372,7 +390,7 @@ int exectap_new(const char *kernel_id, size_t max_message, exectap_cb cb, void *
 {
 	struct exectap *t;
 
-	if (!kernel_id || !cb || !ret || max_message == 0 || max_message > SIZE_MAX / 2)
+	if (!kernel_id || !cb || !ret || max_message == 0 || max_message > SIZE_MAX / 4)
 		return -EINVAL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -389,9 +407,14 @@ int exectap_new(const char *kernel_id, size_t max_message, exectap_cb cb, void *
 	return 0;
 }
 
+int exectap_gate(struct exectap *t, const void *data, size_t len, size_t *ret_pass)
+{
+	return proxy__wsframe_feed(&t->ws, data, len, on_message, t, ret_pass);
+}
+
 int exectap_feed(struct exectap *t, const void *data, size_t len)
 {
-	return proxy__wsframe_feed(&t->ws, data, len, on_message, t);
+	return exectap_gate(t, data, len, NULL);
 }
 
 void exectap_set_subprotocol(struct exectap *t, const char *subprotocol)
@@ -403,8 +426,97 @@ void exectap_free(struct exectap *t)
 {
 	if (!t)
 		return;
-	proxy__wsframe_done(&t->ws);
+	proxy__wsframe_done(&t->ws); /* gives back what it charged */
+	if (t->key && --t->key->refs == 0) {
+		struct budget_key **pp = &t->budget->keys;
+
+		while (*pp != t->key)
+			pp = &(*pp)->next;
+		*pp = t->key->next;
+		free(t->key);
+	}
 	free(t);
+}
+
+/* ---- the reassembly budget ---- */
+
+int exectap_budget_new(size_t total, size_t per_key, struct exectap_budget **ret)
+{
+	struct exectap_budget *b;
+
+	if (!ret || total == 0 || per_key == 0)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->total = total;
+	b->per_key = per_key;
+	*ret = b;
+	return 0;
+}
+
+void exectap_budget_free(struct exectap_budget *b)
+{
+	if (!b)
+		return;
+	assert(!b->keys && b->used == 0); /* every tap charged to it is gone */
+	free(b);
+}
+
+size_t exectap_budget_used(const struct exectap_budget *b, const char *key)
+{
+	if (!key)
+		return b->used;
+	for (const struct budget_key *k = b->keys; k; k = k->next)
+		if (streq(k->name, key))
+			return k->used;
+	return 0;
+}
+
+static bool budget_charge(void *ud, size_t from, size_t to)
+{
+	struct exectap *t = ud;
+	struct exectap_budget *b = t->budget;
+	struct budget_key *k = t->key;
+
+	if (to <= from) {
+		b->used -= from - to;
+		k->used -= from - to;
+		return true;
+	}
+	size_t more = to - from;
+	if (more > b->total - b->used || more > b->per_key - k->used)
+		return false;
+	b->used += more;
+	k->used += more;
+	return true;
+}
+
+int exectap_set_budget(struct exectap *t, struct exectap_budget *b, const char *key)
+{
+	struct budget_key *k;
+	size_t n;
+
+	if (!t || !b || !key || t->budget || t->ws.charged > 0)
+		return -EINVAL;
+	for (k = b->keys; k; k = k->next)
+		if (streq(k->name, key))
+			break;
+	if (!k) {
+		n = strlen(key);
+		k = calloc(1, sizeof(*k) + n + 1);
+		if (!k)
+			return -ENOMEM;
+		memcpy(k->name, key, n + 1);
+		k->next = b->keys;
+		b->keys = k;
+	}
+	k->refs++;
+	t->budget = b;
+	t->key = k;
+	t->ws.charge = budget_charge;
+	t->ws.charge_ud = t;
+	return 0;
 }
 
 static bool is_kernel_id_char(char c)

@@ -17,8 +17,8 @@
  * and jupyter_server's legacy binary framing (JSON + buffers). Channels "shell"
  * and "control" both count (ipykernel executes execute_request from either),
  * and a legacy JSON message without a channel goes to shell, as in the server.
- * It never modifies the stream; on a protocol violation it stops decoding
- * (returns -EBADMSG; see exectap_feed for what the proxy must then do). */
+ * It never modifies the stream; it tells the proxy which bytes may pass
+ * (exectap_gate): a message too big to be decoded must not reach the server. */
 #pragma once
 
 #include <stdbool.h>
@@ -47,13 +47,26 @@ typedef void (*exectap_cb)(const struct exectap_exec *exec, void *ud);
 
 /* max_message bounds reassembly (e.g. 8 MiB). */
 int exectap_new(const char *kernel_id, size_t max_message, exectap_cb cb, void *ud, struct exectap **ret);
-/* Feed raw client→server bytes (any split). 0, or -EBADMSG once decoding stopped
- * (a framing violation: unmasked frame, RSV bit, bad opcode, ...). The Jupyter
- * server (tornado) accepts some of these (unmasked frames), so on -EBADMSG the
- * proxy must close the WebSocket: forwarding on would let later
- * execute_requests pass unrecorded. The callback runs inside exectap_feed and
- * must not free the tap. -ENOMEM is never returned: a message that cannot be
- * buffered is reported as oversized. */
+/* Feed raw client→server bytes (any split) and learn how many of them may be
+ * forwarded (*ret_pass, may be NULL):
+ * - 0: all of them;
+ * - -EMSGSIZE: a message is too big — its frame lengths, as declared in the
+ *   headers, exceed max_message, or the budget (exectap_set_budget) refused
+ *   them. It has been reported (oversized) before this returns, and only the
+ *   *ret_pass bytes before the header of the frame that crossed the bound may
+ *   be forwarded (if that header began in an earlier call, its first bytes
+ *   passed then): the message never completes upstream. The proxy must
+ *   close the WebSocket (1009).
+ * - -EBADMSG: decoding stopped on a framing violation (unmasked frame, RSV
+ *   bit, bad opcode, ...); *ret_pass is 0. The Jupyter server (tornado)
+ *   accepts some of these (unmasked frames), so the proxy must close the
+ *   WebSocket: forwarding on would let later execute_requests pass
+ *   unrecorded.
+ * Both errors are sticky. The callback runs inside this call and must not
+ * free the tap. -ENOMEM is never returned: memory that cannot be had makes
+ * the message too big. */
+int exectap_gate(struct exectap *t, const void *data, size_t len, size_t *ret_pass);
+/* exectap_gate without the count. */
 int exectap_feed(struct exectap *t, const void *data, size_t len);
 void exectap_free(struct exectap *t);
 /* The subprotocol the server accepted (Sec-WebSocket-Protocol of its 101
@@ -62,6 +75,22 @@ void exectap_free(struct exectap *t);
  * framing (JSON + buffers). Until this is called both are tried. Text messages
  * are always read as JSON. */
 void exectap_set_subprotocol(struct exectap *t, const char *subprotocol);
+
+/* Reassembly memory shared by many taps: at most `total` bytes charged in
+ * all, and at most `per_key` for the taps of one key (e.g. the server's
+ * user). A tap charges a message's declared size (+1) at its frame headers,
+ * before any payload, and gives it back when the message is complete (it may
+ * keep a small buffer charged) and when it is freed; a charge the budget
+ * cannot take makes the message too big (-EMSGSIZE). */
+struct exectap_budget;
+int exectap_budget_new(size_t total, size_t per_key, struct exectap_budget **ret);
+/* Only after every tap charged to it has been freed. */
+void exectap_budget_free(struct exectap_budget *b);
+/* Bytes charged now: in all (key NULL) or for key. */
+size_t exectap_budget_used(const struct exectap_budget *b, const char *key);
+/* Charge t to b under key (copied). Before the first byte is fed; b must
+ * outlive t. */
+int exectap_set_budget(struct exectap *t, struct exectap_budget *b, const char *key);
 
 /* True for ".../api/kernels/<id>/channels" (id: [0-9a-f-]{1,63}) under base
  * "/user/NAME/"; copies the id. */

@@ -30,6 +30,7 @@
 #include "http/http.h"
 #include "proxy/exectap.h"
 #include "proxy/proxy.h"
+#include "proxy/wsframe.h"
 
 #define PROXY_INBUF (16 * 1024)
 #define PROXY_WRITE_HIGH (256 * 1024)
@@ -43,6 +44,9 @@
 #define PROXY_MAX_RESP_HEAD (64 * 1024)
 #define PROXY_MAX_RESP_HEADERS 200
 #define PROXY_TAP_MAX_MESSAGE (8u * 1024 * 1024)
+#define PROXY_TAP_BUDGET_TOTAL (64u * 1024 * 1024)
+#define PROXY_TAP_BUDGET_PER_USER (16u * 1024 * 1024)
+#define WS_CLOSE_TOO_BIG 1009
 #define PROXY_ACTIVITY_MS 1000
 
 enum up_state {
@@ -72,6 +76,8 @@ struct proxy_pool {
 	const struct http_ops *ops;
 	void *ud;
 	bool secure;
+	size_t tap_max_message;
+	struct exectap_budget *tap_budget; /* reassembly memory of every tap */
 	struct proxy *all;
 	struct proxy *idle; /* most recently used first */
 	size_t n_idle;
@@ -125,6 +131,8 @@ struct proxy {
 	bool reading, read_paused;
 
 	struct exectap *tap;
+	struct proxy__wsbound down; /* frame boundaries server→client */
+	bool too_big;		    /* a client message over the bound: closing with 1009 */
 	uint64_t last_activity;
 	char inbuf[PROXY_INBUF];
 };
@@ -138,12 +146,106 @@ bool proxy_cookie_is_ours(const char *name, size_t len)
 	return len >= 8 && strncasecmp(name, "nbwarden", 8) == 0;
 }
 
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* [s, s+n) without surrounding SP/HTAB. */
+static void trim_span(const char **s, size_t *n)
+{
+	while (*n > 0 && is_ws(**s))
+		(*s)++, (*n)--;
+	while (*n > 0 && is_ws((*s)[*n - 1]))
+		(*n)--;
+}
+
+/* Is a cookie path (as the browser will store it) limited to the server's
+ * own prefix? "/user/NAME" matches only /user/NAME and /user/NAME/... (RFC
+ * 6265 5.1.4 path-match), so it counts as well as "/user/NAME/...". */
+static bool cookie_path_ok(const char *path, size_t len, const char *user)
+{
+	char prefix[sizeof("/user/") + NBW_USERNAME_MAX];
+	int n = nbw_snprintf(prefix, sizeof(prefix), "/user/%s", user);
+
+	if (n <= (int)strlen("/user/") || len < (size_t)n || memcmp(path, prefix, (size_t)n) != 0)
+		return false;
+	return len == (size_t)n || path[n] == '/';
+}
+
+/* RFC 6265 5.1.4 default-path of the request path, checked like a Path. */
+static bool default_path_ok(const char *req_path, const char *user)
+{
+	const char *last;
+
+	if (!req_path || req_path[0] != '/')
+		return false;
+	last = strrchr(req_path, '/');
+	return last != req_path && cookie_path_ok(req_path, (size_t)(last - req_path), user);
+}
+
+bool proxy_set_cookie_allowed(const char *value, const char *user, const char *req_path)
+{
+	const char *p = value, *semi, *eq, *name;
+	size_t len, name_len;
+	bool path_seen = false;
+
+	if (!value || !user || !user[0])
+		return false;
+	semi = strchr(p, ';');
+	len = semi ? (size_t)(semi - p) : strlen(p);
+	eq = memchr(p, '=', len);
+	if (!eq)
+		return false; /* browsers take "x" as a nameless cookie */
+	name = p;
+	name_len = (size_t)(eq - p);
+	trim_span(&name, &name_len);
+	if (name_len == 0 || proxy_cookie_is_ours(name, name_len))
+		return false;
+	/* the prefixed forms name our cookies too */
+	if (name_len > 7 && strncasecmp(name, "__Host-", 7) == 0 && proxy_cookie_is_ours(name + 7, name_len - 7))
+		return false;
+	if (name_len > 9 && strncasecmp(name, "__Secure-", 9) == 0 && proxy_cookie_is_ours(name + 9, name_len - 9))
+		return false;
+
+	while (semi) {
+		const char *attr = semi + 1, *av = NULL;
+		size_t alen, avlen = 0;
+
+		semi = strchr(attr, ';');
+		alen = semi ? (size_t)(semi - attr) : strlen(attr);
+		eq = memchr(attr, '=', alen);
+		if (eq) {
+			av = eq + 1;
+			avlen = alen - (size_t)(av - attr);
+			alen = (size_t)(eq - attr);
+			trim_span(&av, &avlen);
+		}
+		trim_span(&attr, &alen);
+		if (alen == 6 && strncasecmp(attr, "Domain", 6) == 0)
+			return false; /* would reach other hosts, or the hub's own */
+		if (alen == 4 && strncasecmp(attr, "Path", 4) == 0) {
+			bool ok;
+
+			path_seen = true;
+			if (av && avlen > 0 && av[0] == '/')
+				ok = cookie_path_ok(av, avlen, user);
+			else /* a value not starting with '/' means the default path */
+				ok = default_path_ok(req_path, user);
+			if (!ok)
+				return false;
+		}
+	}
+	return path_seen || default_path_ok(req_path, user);
+}
+
 /* ---- pool and lifetime ---- */
 
 int proxy_pool_new(uv_loop_t *loop, const struct http_ops *ops, void *ud, const struct http_limits *limits,
 		   struct proxy_pool **ret)
 {
 	struct proxy_pool *pool = calloc(1, sizeof(*pool));
+	int r;
 
 	if (!pool)
 		return -ENOMEM;
@@ -151,6 +253,15 @@ int proxy_pool_new(uv_loop_t *loop, const struct http_ops *ops, void *ud, const 
 	pool->ops = ops;
 	pool->ud = ud;
 	pool->secure = limits && limits->secure;
+	pool->tap_max_message = limits && limits->ws_max_message ? limits->ws_max_message : PROXY_TAP_MAX_MESSAGE;
+	r = exectap_budget_new(limits && limits->ws_buffer_total ? limits->ws_buffer_total : PROXY_TAP_BUDGET_TOTAL,
+			       limits && limits->ws_buffer_per_user ? limits->ws_buffer_per_user
+								    : PROXY_TAP_BUDGET_PER_USER,
+			       &pool->tap_budget);
+	if (r < 0) {
+		free(pool);
+		return r;
+	}
 	*ret = pool;
 	return 0;
 }
@@ -161,6 +272,7 @@ static void pool_maybe_done(struct proxy_pool *pool)
 		return;
 	if (pool->done)
 		pool->done(pool->done_arg);
+	exectap_budget_free(pool->tap_budget); /* every tap went with its connection */
 	free(pool);
 }
 
@@ -770,18 +882,6 @@ static bool rconnection_lists(struct proxy *p, const char *name)
 	return false;
 }
 
-/* Set-Cookie for one of our cookie names: a user's server must not be able
- * to plant or overwrite hub cookies (they share the origin). */
-static bool set_cookie_is_ours(const char *value)
-{
-	const char *eq = strchr(value, '=');
-	size_t n = eq ? (size_t)(eq - value) : strlen(value);
-
-	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
-		n--;
-	return proxy_cookie_is_ours(value, n);
-}
-
 static bool reason_valid(const char *s)
 {
 	for (; *s; s++)
@@ -825,7 +925,8 @@ static int send_response_head(struct proxy *p, int status)
 			continue;
 		if (strcasecmp(name, "Content-Length") == 0 && (p->chunked_out || (p->close_delim && !bodyless)))
 			continue;
-		if (strcasecmp(name, "Set-Cookie") == 0 && set_cookie_is_ours(value))
+		if (strcasecmp(name, "Set-Cookie") == 0 &&
+		    !proxy_set_cookie_allowed(value, p->target.user, p->req ? p->req->path : NULL))
 			continue;
 		if (!http_header_name_valid(name) || !http_header_value_valid(value))
 			continue;
@@ -992,11 +1093,15 @@ static int splice_start(struct proxy *p, const char *rest, size_t rest_len)
 	int r;
 
 	if (p->req && exectap_match_path(p->req->path, kernel_id, sizeof(kernel_id))) {
-		r = exectap_new(kernel_id, PROXY_TAP_MAX_MESSAGE, on_exec, p, &p->tap);
+		r = exectap_new(kernel_id, p->pool->tap_max_message, on_exec, p, &p->tap);
+		if (r >= 0)
+			r = exectap_set_budget(p->tap, p->pool->tap_budget, p->target.user);
 		if (r < 0)
 			return r; /* no tap, no kernel channel */
 		exectap_set_subprotocol(p->tap, proto);
 	}
+	memset(&p->down, 0, sizeof(p->down));
+	p->too_big = false;
 	p->state = UP_SPLICE;
 	p->req = NULL;
 	uv_timer_stop(&p->timer);
@@ -1080,15 +1185,49 @@ static void up_read_http(struct proxy *p, ssize_t nread, const char *data)
 	up_fail(p, 502, -EBADMSG);
 }
 
+/* The close frame we send to the client in the server's name. */
+static int send_close_too_big(struct proxy *p)
+{
+	static const char reason[] = "message too big";
+	uint8_t f[4 + sizeof(reason) - 1];
+
+	f[0] = 0x80 | WSFRAME_OP_CLOSE;
+	f[1] = (uint8_t)(2 + sizeof(reason) - 1);
+	f[2] = (uint8_t)(WS_CLOSE_TOO_BIG >> 8);
+	f[3] = (uint8_t)(WS_CLOSE_TOO_BIG & 0xff);
+	memcpy(f + 4, reason, sizeof(reason) - 1);
+	return http_conn_write(p->client, f, sizeof(f));
+}
+
+/* Between two server frames: close the client's side with 1009, drop the
+ * upstream (it holds an unfinished message that will never complete). */
+static void too_big_finish(struct proxy *p)
+{
+	if (p->client)
+		(void)send_close_too_big(p);
+	splice_end(p);
+}
+
 static void up_read_splice(struct proxy *p, ssize_t nread, const char *data)
 {
+	size_t n;
+
 	if (nread < 0 || !p->client) {
-		splice_end(p);
+		if (p->too_big && p->client && proxy__wsbound_at_boundary(&p->down))
+			too_big_finish(p);
+		else
+			splice_end(p);
 		return;
 	}
 	note_activity(p);
-	if (http_conn_write(p->client, data, (size_t)nread) < 0) {
+	/* too big: only the rest of the frame in progress, then our close */
+	n = proxy__wsbound_advance(&p->down, data, (size_t)nread, p->too_big);
+	if (n > 0 && http_conn_write(p->client, data, n) < 0) {
 		splice_end(p);
+		return;
+	}
+	if (p->too_big && proxy__wsbound_at_boundary(&p->down)) {
+		too_big_finish(p);
 		return;
 	}
 	maybe_throttle(p);
@@ -1135,10 +1274,10 @@ static void on_up_write(uv_write_t *w, int status)
 	}
 	if (p->client_blocked && p->up_queued <= PROXY_WRITE_LOW && p->client) {
 		p->client_blocked = false;
-		if (p->state == UP_SPLICE)
-			http_conn_read_pause(p->client, false);
-		else
+		if (p->state != UP_SPLICE)
 			http_conn_proxy_resume(p->client);
+		else if (!p->too_big) /* too big: the client stays paused until we close */
+			http_conn_read_pause(p->client, false);
 	}
 }
 
@@ -1181,6 +1320,11 @@ static void on_up_timer(uv_timer_t *t)
 		break;
 	case UP_CLOSING:
 		close_handles(p);
+		break;
+	case UP_SPLICE:
+		/* too big, and the server's frame did not end in time: no close
+		 * frame can be put in; cut both */
+		splice_end(p);
 		break;
 	default:
 		proxy_close(p, false);
@@ -1339,20 +1483,45 @@ void proxy_client_drained(struct proxy *p)
 	}
 }
 
+/* A client message over the tap's bound (or its memory budget): it must not
+ * reach the kernel. Stop taking client bytes; close towards the client with
+ * 1009 at the next server frame boundary (bounded in time). */
+static void too_big_start(struct proxy *p)
+{
+	log_warn("proxy: closing a kernel WebSocket of %s: client message too big (1009)", p->target.user);
+	p->too_big = true;
+	http_conn_read_pause(p->client, true);
+	if (proxy__wsbound_at_boundary(&p->down)) {
+		too_big_finish(p);
+		return;
+	}
+	uv_timer_start(&p->timer, on_up_timer, PROXY_CLOSE_MS, 0);
+}
+
 void proxy_client_data(struct proxy *p, const void *data, size_t len)
 {
-	if (p->state != UP_SPLICE || !p->client)
+	size_t pass = len;
+	int r = 0;
+
+	if (p->state != UP_SPLICE || !p->client || p->too_big)
 		return;
 	note_activity(p);
-	if (p->tap && exectap_feed(p->tap, data, len) == -EBADMSG) {
+	if (p->tap)
+		r = exectap_gate(p->tap, data, len, &pass);
+	if (r == -EBADMSG) {
 		/* The server may accept what the tap cannot read (e.g. unmasked
 		 * frames): forwarding on would let executions pass unrecorded. */
 		log_warn("proxy: closing a kernel WebSocket of %s with undecodable client frames", p->target.user);
 		splice_end(p);
 		return;
 	}
-	if (up_write(p, data, len) < 0) {
+	/* on -EMSGSIZE only the bytes before the oversized frame go on */
+	if (pass > 0 && up_write(p, data, pass) < 0) {
 		splice_end(p);
+		return;
+	}
+	if (r == -EMSGSIZE) {
+		too_big_start(p);
 		return;
 	}
 	if (p->up_queued > PROXY_WRITE_HIGH) {

@@ -2,7 +2,8 @@
  * that user's Jupyter server over its unix socket: HTTP streamed both ways
  * (never a whole body buffered), WebSocket spliced after a 101, upstream
  * keep-alive pool per server, hop-by-hop headers removed per RFC 9110 §7.6.1,
- * nbwarden's own cookies stripped, the server's token injected as
+ * nbwarden's own cookies stripped (and the server's Set-Cookie limited to its
+ * own path, see proxy_set_cookie_allowed), the server's token injected as
  * "Authorization: token T", Sec-WebSocket-Extensions dropped so client frames
  * stay uncompressed for the execute tap. Used only by the http module. */
 #pragma once
@@ -22,6 +23,13 @@ struct proxy_target {
 
 /* Cookie names the proxy never forwards upstream. */
 bool proxy_cookie_is_ours(const char *name, size_t len);
+/* May a Set-Cookie value from user's server, answering a request for
+ * req_path (raw; NULL if unknown), reach the browser? Not if the cookie has
+ * no name or one of ours (also behind __Host-/__Secure-), a Domain attribute,
+ * or a path — its Path attributes, or without one the request's default path
+ * (RFC 6265 5.1.4) — outside /user/USER/: the server shares the hub's origin
+ * and must not plant or shadow cookies of the hub or of other servers. */
+bool proxy_set_cookie_allowed(const char *value, const char *user, const char *req_path);
 
 /* ---- used by the http module ---- */
 struct http_req;

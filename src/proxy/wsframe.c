@@ -6,8 +6,8 @@
 #include <string.h>
 
 /* A reassembly buffer larger than this is released after each message, so an
- * idle connection does not pin max_message bytes. */
-#define WSFRAME_KEEP_BUFFER (64u * 1024u)
+ * idle connection pins (and is charged) at most this much. */
+#define WSFRAME_KEEP_BUFFER (16u * 1024u)
 
 void proxy__wsframe_init(struct proxy__wsframe *p, size_t max_message)
 {
@@ -16,21 +16,36 @@ void proxy__wsframe_init(struct proxy__wsframe *p, size_t max_message)
 	p->hdr_need = 2;
 }
 
+/* Charge exactly `to` bytes (a decrease always succeeds). */
+static bool charge_to(struct proxy__wsframe *p, size_t to)
+{
+	if (to == p->charged)
+		return true;
+	if (p->charge && !p->charge(p->charge_ud, p->charged, to))
+		return false;
+	p->charged = to;
+	return true;
+}
+
+static void drop_message_buffer(struct proxy__wsframe *p)
+{
+	free(p->buf);
+	p->buf = NULL;
+	p->len = p->cap = 0;
+	(void)charge_to(p, 0);
+}
+
 void proxy__wsframe_done(struct proxy__wsframe *p)
 {
 	if (!p)
 		return;
-	free(p->buf);
-	p->buf = NULL;
-	p->len = p->cap = 0;
+	drop_message_buffer(p);
 }
 
-static int fail(struct proxy__wsframe *p)
+static int fail(struct proxy__wsframe *p, int error)
 {
-	free(p->buf);
-	p->buf = NULL;
-	p->len = p->cap = 0;
-	p->error = -EBADMSG;
+	drop_message_buffer(p);
+	p->error = error;
 	return p->error;
 }
 
@@ -48,75 +63,59 @@ static int check_first_bytes(struct proxy__wsframe *p)
 	p->fin = (b0 & 0x80) != 0;
 	p->opcode = b0 & 0x0f;
 	if (b0 & 0x70)
-		return fail(p); /* RSV1-3: no extension was negotiated */
+		return fail(p, -EBADMSG); /* RSV1-3: no extension was negotiated */
 	if (!(b1 & 0x80))
-		return fail(p); /* client frames must be masked (RFC 6455 5.1) */
+		return fail(p, -EBADMSG); /* client frames must be masked (RFC 6455 5.1) */
 
 	switch (p->opcode) {
 	case WSFRAME_OP_CONT:
 		if (!p->in_message)
-			return fail(p);
+			return fail(p, -EBADMSG);
 		break;
 	case WSFRAME_OP_TEXT:
 	case WSFRAME_OP_BINARY:
 		if (p->in_message)
-			return fail(p);
+			return fail(p, -EBADMSG);
 		break;
 	case WSFRAME_OP_CLOSE:
 	case WSFRAME_OP_PING:
 	case WSFRAME_OP_PONG:
 		if (!p->fin || len7 >= 126)
-			return fail(p);
+			return fail(p, -EBADMSG);
 		break;
 	default:
-		return fail(p);
+		return fail(p, -EBADMSG);
 	}
 
 	p->hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
 	return 0;
 }
 
-static void drop_message_buffer(struct proxy__wsframe *p)
-{
-	free(p->buf);
-	p->buf = NULL;
-	p->len = p->cap = 0;
-}
-
-static void mark_oversized(struct proxy__wsframe *p)
-{
-	p->msg_oversized = true;
-	drop_message_buffer(p);
-}
-
 /* Make room for n more payload bytes (that have arrived) plus a terminating
  * NUL. Memory follows the bytes actually received, not the declared length,
- * so a bare header cannot pin max_message bytes. */
-static void reserve(struct proxy__wsframe *p, size_t n)
+ * so a bare header cannot pin max_message bytes (only budget); it never
+ * exceeds what is charged. -ENOMEM: out of memory. */
+static int reserve(struct proxy__wsframe *p, size_t n)
 {
 	size_t need, ncap;
 	uint8_t *nbuf;
 
-	if (p->msg_oversized)
-		return;
-	need = p->len + n + 1; /* len + n <= max_message, checked at frame start */
+	need = p->len + n + 1; /* <= charged, checked at frame start */
 	if (need <= p->cap)
-		return;
+		return 0;
 	ncap = p->cap ? p->cap : 256;
 	while (ncap < need)
 		ncap = ncap > (SIZE_MAX / 2) ? need : ncap * 2;
-	if (ncap > p->max_message + 1)
-		ncap = p->max_message + 1;
+	if (ncap > p->charged)
+		ncap = p->charged;
 	if (ncap < need)
 		ncap = need;
 	nbuf = realloc(p->buf, ncap);
-	if (!nbuf) {
-		/* Out of memory: the message can only be recorded as seen. */
-		mark_oversized(p);
-		return;
-	}
+	if (!nbuf)
+		return -ENOMEM;
 	p->buf = nbuf;
 	p->cap = ncap;
+	return 0;
 }
 
 static void end_frame(struct proxy__wsframe *p, proxy__wsframe_cb cb, void *ud)
@@ -134,19 +133,28 @@ static void end_frame(struct proxy__wsframe *p, proxy__wsframe_cb cb, void *ud)
 		return;
 
 	p->in_message = false;
-	if (p->msg_oversized) {
-		cb(p->msg_opcode, NULL, 0, true, ud);
-	} else if (p->buf) {
+	if (p->buf) {
 		p->buf[p->len] = 0;
 		cb(p->msg_opcode, p->buf, p->len, false, ud);
 	} else {
 		static const uint8_t empty[1] = {0};
 		cb(p->msg_opcode, empty, 0, false, ud);
 	}
-	p->msg_oversized = false;
 	p->len = 0;
 	if (p->cap > WSFRAME_KEEP_BUFFER)
 		drop_message_buffer(p);
+	else
+		(void)charge_to(p, p->cap); /* only the kept buffer stays charged */
+}
+
+/* The message in progress cannot be taken: report it once, stop for good. */
+static int too_big(struct proxy__wsframe *p, proxy__wsframe_cb cb, void *ud)
+{
+	int opcode = p->in_message ? p->msg_opcode : p->opcode;
+
+	fail(p, -EMSGSIZE);
+	cb(opcode, NULL, 0, true, ud);
+	return -EMSGSIZE;
 }
 
 /* The header is complete: decode length and mask, start the payload. */
@@ -163,42 +171,54 @@ static int start_payload(struct proxy__wsframe *p, proxy__wsframe_cb cb, void *u
 		for (int i = 0; i < 8; i++)
 			plen = (plen << 8) | p->hdr[2 + i];
 		if (plen >> 63)
-			return fail(p); /* RFC 6455 5.2: the most significant bit MUST be 0 */
+			return fail(p, -EBADMSG); /* RFC 6455 5.2: the most significant bit MUST be 0 */
 	} else {
 		plen = len7;
+	}
+
+	if (!is_control(p->opcode)) {
+		size_t len = p->opcode == WSFRAME_OP_CONT ? p->len : 0;
+
+		/* the declared lengths decide, before any payload byte */
+		if (plen > p->max_message - len)
+			return too_big(p, cb, ud);
+		if (len + (size_t)plen + 1 > p->charged && !charge_to(p, len + (size_t)plen + 1))
+			return too_big(p, cb, ud);
+		if (p->opcode != WSFRAME_OP_CONT) {
+			p->in_message = true;
+			p->msg_opcode = p->opcode;
+			p->len = 0;
+		}
 	}
 	memcpy(p->mask, m, 4);
 	p->mask_pos = 0;
 	p->payload_left = plen;
 	p->in_payload = true;
 
-	if (p->opcode == WSFRAME_OP_TEXT || p->opcode == WSFRAME_OP_BINARY) {
-		p->in_message = true;
-		p->msg_opcode = p->opcode;
-		p->msg_oversized = false;
-		p->len = 0;
-	}
-	if (!is_control(p->opcode) && !p->msg_oversized && plen > p->max_message - p->len)
-		mark_oversized(p);
-
 	if (plen == 0)
 		end_frame(p, cb, ud);
 	return 0;
 }
 
-int proxy__wsframe_feed(struct proxy__wsframe *p, const void *data, size_t len, proxy__wsframe_cb cb, void *ud)
+int proxy__wsframe_feed(struct proxy__wsframe *p, const void *data, size_t len, proxy__wsframe_cb cb, void *ud,
+			size_t *ret_accepted)
 {
-	const uint8_t *in = data;
+	const uint8_t *start = data, *in = data;
+	size_t hdr_off = 0; /* where the current frame's header began in data */
 	int r;
 
+	if (ret_accepted)
+		*ret_accepted = 0;
 	if (p->error)
 		return p->error;
 
 	while (len > 0) {
 		if (p->closed)
-			return 0;
+			break;
 
 		if (!p->in_payload) {
+			if (p->hdr_have == 0)
+				hdr_off = (size_t)(in - start);
 			while (len > 0 && p->hdr_have < p->hdr_need) {
 				p->hdr[p->hdr_have++] = *in++;
 				len--;
@@ -209,8 +229,10 @@ int proxy__wsframe_feed(struct proxy__wsframe *p, const void *data, size_t len, 
 				}
 			}
 			if (p->hdr_have < p->hdr_need)
-				return 0;
+				break;
 			r = start_payload(p, cb, ud);
+			if (r == -EMSGSIZE && ret_accepted)
+				*ret_accepted = hdr_off;
 			if (r < 0)
 				return r;
 			continue;
@@ -220,9 +242,13 @@ int proxy__wsframe_feed(struct proxy__wsframe *p, const void *data, size_t len, 
 		if ((uint64_t)n > p->payload_left)
 			n = (size_t)p->payload_left;
 
-		if (!is_control(p->opcode))
-			reserve(p, n);
-		if (!is_control(p->opcode) && !p->msg_oversized) {
+		if (!is_control(p->opcode)) {
+			if (reserve(p, n) < 0) {
+				/* out of memory: only the bytes before these pass */
+				if (ret_accepted)
+					*ret_accepted = (size_t)(in - start);
+				return too_big(p, cb, ud);
+			}
 			uint8_t *out = p->buf + p->len;
 			size_t mp = p->mask_pos;
 			for (size_t i = 0; i < n; i++)
@@ -236,5 +262,60 @@ int proxy__wsframe_feed(struct proxy__wsframe *p, const void *data, size_t len, 
 		if (p->payload_left == 0)
 			end_frame(p, cb, ud);
 	}
+	if (ret_accepted)
+		*ret_accepted = (size_t)(in - start) + len;
 	return 0;
+}
+
+/* ---- frame boundaries of the server's stream ---- */
+
+bool proxy__wsbound_at_boundary(const struct proxy__wsbound *b)
+{
+	return !b->in_payload && b->have == 0;
+}
+
+size_t proxy__wsbound_advance(struct proxy__wsbound *b, const void *data, size_t len, bool stop_at_boundary)
+{
+	const uint8_t *in = data;
+	size_t used = 0;
+
+	while (used < len) {
+		if (stop_at_boundary && proxy__wsbound_at_boundary(b))
+			break;
+		if (b->in_payload) {
+			uint64_t n = len - used;
+
+			if (n > b->left)
+				n = b->left;
+			b->left -= n;
+			used += (size_t)n;
+			if (b->left == 0)
+				b->in_payload = false;
+			continue;
+		}
+		b->hdr[b->have++] = in[used++];
+		if (b->have == 2) {
+			unsigned len7 = b->hdr[1] & 0x7f;
+
+			b->need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((b->hdr[1] & 0x80) ? 4 : 0);
+		}
+		if (b->have < 2 || b->have < b->need)
+			continue;
+		/* header complete */
+		unsigned len7 = b->hdr[1] & 0x7f;
+		uint64_t plen = len7;
+
+		if (len7 == 126)
+			plen = ((uint64_t)b->hdr[2] << 8) | b->hdr[3];
+		else if (len7 == 127) {
+			plen = 0;
+			for (int i = 0; i < 8; i++)
+				plen = (plen << 8) | b->hdr[2 + i];
+		}
+		b->have = 0;
+		b->need = 0;
+		b->left = plen;
+		b->in_payload = plen > 0;
+	}
+	return used;
 }

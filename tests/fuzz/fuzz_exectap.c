@@ -7,7 +7,9 @@
  *                masked fragments with a ping between (reaches the decoders)
  *   bit 3     framed message opcode: 0 text, 1 binary
  *   bit 4     max_message 64 instead of 1 MiB (oversized paths)
+ *   bit 5     a reassembly budget of 300 bytes (refused charges)
  * The stream is fed in two pieces split at a data-dependent point. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
 	struct exectap *t = NULL;
+	struct exectap_budget *budget = NULL;
 	uint8_t *framed = NULL;
 	const uint8_t *stream;
 	size_t len, split, count = 0;
@@ -91,18 +94,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (exectap_new("0b6b1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b", (cfg & 16) ? 64 : 1 << 20, on_exec, &count, &t) < 0)
 		abort();
+	if ((cfg & 32) && (exectap_budget_new(300, 300, &budget) < 0 || exectap_set_budget(t, budget, "u") < 0))
+		abort();
 	if ((cfg & 3) == 1)
 		exectap_set_subprotocol(t, "v1.kernel.websocket.jupyter.org");
 	else if ((cfg & 3) == 2)
 		exectap_set_subprotocol(t, NULL);
 
 	split = len ? (split * 7919u) % (len + 1) : 0;
-	int r = exectap_feed(t, stream, split);
-	int r2 = exectap_feed(t, stream + split, len - split);
-	/* a violation is sticky */
+	size_t pass1 = 0, pass2 = 0;
+	int r = exectap_gate(t, stream, split, &pass1);
+	int r2 = exectap_gate(t, stream + split, len - split, &pass2);
+	/* a violation is sticky; all bytes pass on success, none on -EBADMSG */
 	if (r < 0 && r2 != r)
 		abort();
+	if ((r == 0 && pass1 != split) || (r2 == 0 && pass2 != len - split) || pass1 > split || pass2 > len - split)
+		abort();
+	if ((r == -EBADMSG && pass1 != 0) || (r2 == -EBADMSG && pass2 != 0) || (r < 0 && pass2 != 0))
+		abort();
+	if ((r != 0 && r != -EBADMSG && r != -EMSGSIZE) || (r2 != 0 && r2 != -EBADMSG && r2 != -EMSGSIZE))
+		abort();
 	exectap_free(t);
+	if (budget && exectap_budget_used(budget, NULL) != 0)
+		abort(); /* every charge given back */
+	exectap_budget_free(budget);
 	free(framed);
 	return 0;
 }

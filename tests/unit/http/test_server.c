@@ -30,6 +30,9 @@
 
 #define MAX_BODY (64 * 1024)
 #define MAX_HEADER 16384
+#define WS_MAX (1024 * 1024)
+#define WS_TOTAL (3 * 1024 * 1024)
+#define WS_PER_USER (2 * 1024 * 1024)
 
 extern char **environ;
 
@@ -42,9 +45,9 @@ static uv_async_t stop_async;
 static uv_timer_t slow_timer;
 static pthread_t loop_thread;
 static struct http_server *server;
-static atomic_int n_activity, n_upstream_error, n_exec, n_abort;
+static atomic_int n_activity, n_upstream_error, n_exec, n_abort, n_oversized;
 static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
-static char exec_code[256], exec_kernel[64], exec_user[64], exec_ip[64];
+static char exec_code[256], exec_kernel[64], exec_user[64], exec_ip[64], exec_type[32];
 static struct http_req *slow_req;
 
 /* ---------------------------------------------------------------- server side (loop thread) */
@@ -67,6 +70,10 @@ static enum http_route route(struct http_req *req, struct proxy_target *t, void 
 {
 	if (str_has_prefix(req->path, "/user/test/")) {
 		fill_target(t, "test", sock_path);
+		return HTTP_ROUTE_PROXY;
+	}
+	if (str_has_prefix(req->path, "/user/other/")) {
+		fill_target(t, "other", sock_path);
 		return HTTP_ROUTE_PROXY;
 	}
 	if (str_has_prefix(req->path, "/user/down/")) {
@@ -133,6 +140,9 @@ static void on_execute(const struct proxy_target *t, const char *ip, const struc
 	nbw_strlcpy(exec_kernel, exec->kernel_id, sizeof(exec_kernel));
 	nbw_strlcpy(exec_user, t->user, sizeof(exec_user));
 	nbw_strlcpy(exec_ip, ip, sizeof(exec_ip));
+	nbw_strlcpy(exec_type, exec->msg_type, sizeof(exec_type));
+	if (exec->oversized)
+		atomic_fetch_add(&n_oversized, 1);
 	pthread_mutex_unlock(&exec_lock);
 	atomic_fetch_add(&n_exec, 1);
 }
@@ -990,6 +1000,196 @@ static void test_websocket(void **state)
 	client_close(&c);
 }
 
+static void test_proxy_set_cookie(void **state)
+{
+	struct resp r;
+	const char *bad[] = {"planted", "known", "wide=", "dom=", "sibling="};
+
+	simple("GET /user/test/cookies HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (head_contains(&r, bad[i]))
+			fail_msg("Set-Cookie with %s got through:\n%s", bad[i], r.head);
+	assert_true(head_contains(&r, "Set-Cookie: good=1; Path=/user/test/\n"));
+	assert_true(head_contains(&r, "Set-Cookie: default=1\n"));
+	resp_free(&r);
+}
+
+/* Upgrade to a kernel channel WebSocket as user; the upstream's hello read. */
+static void ws_open(struct client *c, const char *user, const char *kid)
+{
+	char req[512], *msg;
+	struct resp r;
+	size_t len;
+	int op;
+
+	client_open(c);
+	nbw_snprintf(req, sizeof(req),
+		     "GET /user/%s/api/kernels/%s/channels HTTP/1.1\r\nHost: a\r\n"
+		     "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+		     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+		     user, kid);
+	client_sends(c, req);
+	assert_int_equal(read_response(c, &r, false), 0);
+	assert_int_equal(r.status, 101);
+	resp_free(&r);
+	msg = ws_recv(c, &op, &len);
+	assert_int_equal(op, 1);
+	free(msg);
+}
+
+/* A masked binary frame header declaring len, and the first `part` bytes. */
+static void ws_send_partial(struct client *c, size_t len, size_t part)
+{
+	unsigned char hdr[14] = {0x82, 0x80 | 127};
+	char *zero = calloc(1, part + 1);
+
+	assert_non_null(zero);
+	for (int i = 0; i < 8; i++)
+		hdr[2 + i] = (unsigned char)((uint64_t)len >> (8 * (7 - i)));
+	memset(hdr + 10, 0, 4); /* mask key 0: the payload is sent as is */
+	client_send(c, hdr, sizeof(hdr));
+	client_send(c, zero, part);
+	free(zero);
+}
+
+/* The rest of that frame; then its echo comes back. */
+static void ws_finish_partial(struct client *c, size_t len, size_t part)
+{
+	char *zero = calloc(1, len - part + 1), *msg;
+	size_t n;
+	int op;
+
+	assert_non_null(zero);
+	client_send(c, zero, len - part);
+	free(zero);
+	msg = ws_recv(c, &op, &n);
+	assert_int_equal(op, 2);
+	assert_int_equal(n, len);
+	free(msg);
+}
+
+/* What a client sees when the proxy refuses a message: close 1009, then EOF. */
+static void expect_close_1009(struct client *c)
+{
+	size_t len;
+	int op;
+	char *msg = ws_recv(c, &op, &len);
+
+	assert_int_equal(op, 8);
+	assert_true(len >= 2);
+	assert_int_equal(((unsigned char)msg[0] << 8) | (unsigned char)msg[1], 1009);
+	free(msg);
+	assert_true(client_sees_eof(c));
+}
+
+/* Sizes of the WebSocket messages the upstream has received. */
+static json_t *upstream_ws_sizes(void)
+{
+	struct resp r;
+	json_t *o, *sizes;
+
+	simple("GET /user/test/wsstats HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	o = resp_json(&r);
+	resp_free(&r);
+	sizes = json_incref(json_object_get(o, "sizes"));
+	json_decref(o);
+	return sizes;
+}
+
+static void test_websocket_too_big(void **state)
+{
+	struct client c;
+	char *big = calloc(1, WS_MAX + 1), *msg;
+	int op, over = atomic_load(&n_oversized), execs = atomic_load(&n_exec);
+	size_t len, i;
+	json_t *sizes, *v;
+
+	assert_non_null(big);
+	ws_open(&c, "test", "0123abcd-0002");
+	/* exactly the bound: passes, echoed */
+	ws_send(&c, 2, big, WS_MAX);
+	msg = ws_recv(&c, &op, &len);
+	assert_int_equal(op, 2);
+	assert_int_equal(len, WS_MAX);
+	free(msg);
+	/* one byte more: refused before it reaches the server, and recorded */
+	ws_send(&c, 2, big, WS_MAX + 1);
+	expect_close_1009(&c);
+	client_close(&c);
+	assert_int_equal(atomic_load(&n_oversized), over + 1);
+	assert_int_equal(atomic_load(&n_exec), execs + 1);
+	pthread_mutex_lock(&exec_lock);
+	assert_string_equal(exec_type, "unknown");
+	assert_string_equal(exec_code, "(null)");
+	pthread_mutex_unlock(&exec_lock);
+	sizes = upstream_ws_sizes();
+	json_array_foreach(sizes, i, v)
+	{
+		assert_true(json_integer_value(v) <= WS_MAX);
+	}
+	json_decref(sizes);
+
+	/* the header alone decides: a fragment that crosses the bound is refused
+	 * with nothing of its payload sent */
+	ws_open(&c, "test", "0123abcd-0003");
+	ws_send_partial(&c, (size_t)WS_MAX * 5, 0);
+	expect_close_1009(&c);
+	client_close(&c);
+	assert_int_equal(atomic_load(&n_oversized), over + 2);
+	free(big);
+}
+
+static void test_websocket_budget(void **state)
+{
+	enum { PART = 900000, SENT = 1000 };
+	struct client w1, w2, w3, w4, w5, w6;
+	int over = atomic_load(&n_oversized);
+
+	/* per user 2 MiB, 3 MiB in all; each unfinished message charges 900001 */
+	ws_open(&w1, "test", "0123abcd-0011");
+	ws_send_partial(&w1, PART, SENT);
+	ws_open(&w2, "test", "0123abcd-0012");
+	ws_send_partial(&w2, PART, SENT);
+	usleep(100000);
+	ws_open(&w3, "test", "0123abcd-0013"); /* test: 2.7 MB > 2 MiB */
+	ws_send_partial(&w3, PART, SENT);
+	expect_close_1009(&w3);
+	client_close(&w3);
+	assert_int_equal(atomic_load(&n_oversized), over + 1);
+
+	ws_open(&w4, "other", "0123abcd-0014"); /* all: 2.7 MB */
+	ws_send_partial(&w4, PART, SENT);
+	usleep(100000);
+	ws_open(&w5, "other", "0123abcd-0015"); /* other 1.8 MB, but all 3.6 MB > 3 MiB */
+	ws_send_partial(&w5, PART, SENT);
+	expect_close_1009(&w5);
+	client_close(&w5);
+	assert_int_equal(atomic_load(&n_oversized), over + 2);
+
+	/* a connection that goes away gives back what it held */
+	client_close(&w1);
+	usleep(200000);
+	ws_open(&w6, "other", "0123abcd-0016");
+	ws_send_partial(&w6, PART, SENT);
+
+	/* the messages that were admitted are forwarded whole */
+	ws_finish_partial(&w2, PART, SENT);
+	ws_finish_partial(&w4, PART, SENT);
+	ws_finish_partial(&w6, PART, SENT);
+	assert_int_equal(atomic_load(&n_oversized), over + 2);
+	/* and once complete, nothing stays charged: a full message per user again */
+	ws_send_partial(&w2, PART, SENT);
+	ws_send_partial(&w4, PART, SENT);
+	ws_finish_partial(&w2, PART, SENT);
+	ws_finish_partial(&w4, PART, SENT);
+	client_close(&w2);
+	client_close(&w4);
+	client_close(&w6);
+	assert_int_equal(atomic_load(&n_oversized), over + 2);
+}
+
 static void test_websocket_bad_frames_close(void **state)
 {
 	struct client c;
@@ -1117,6 +1317,9 @@ static int setup(void **state)
 	    .max_connections = 64,
 	    .header_timeout_ms = 1000,
 	    .keepalive_timeout_ms = 5000,
+	    .ws_max_message = WS_MAX,
+	    .ws_buffer_total = WS_TOTAL,
+	    .ws_buffer_per_user = WS_PER_USER,
 	};
 	int fd;
 
@@ -1183,6 +1386,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_proxy_download),
 	    cmocka_unit_test(test_websocket),
 	    cmocka_unit_test(test_websocket_bad_frames_close),
+	    cmocka_unit_test(test_websocket_too_big),
+	    cmocka_unit_test(test_websocket_budget),
+	    cmocka_unit_test(test_proxy_set_cookie),
 	    cmocka_unit_test(test_upstream_down),
 	    cmocka_unit_test(test_upstream_bad_head),
 	};

@@ -5,8 +5,11 @@ runs on) on a unix socket. Usage: upstream.py SOCKET_PATH
                       answers with hop-by-hop and cookie headers to be filtered
   /user/test/upload   streamed request body: its length and SHA-256
   /user/test/big?n=N  N bytes of a known pattern, flushed in pieces (chunked)
-  /user/test/api/kernels/<id>/channels   WebSocket: first a JSON message with
+  /user/test/cookies   Set-Cookie lines a server must not get through to the browser
+                      (and one it may)
+  /user/NAME/api/kernels/<id>/channels   WebSocket: first a JSON message with
                       the request headers seen here, then echo
+  /user/test/wsstats  JSON: sizes of the WebSocket messages received so far
 """
 import hashlib
 import json
@@ -17,6 +20,9 @@ import tornado.ioloop
 import tornado.netutil
 import tornado.web
 import tornado.websocket
+
+
+RECEIVED = []
 
 
 def conn_id(handler):
@@ -68,6 +74,27 @@ class Upload(tornado.web.RequestHandler):
     put = post
 
 
+class Cookies(tornado.web.RequestHandler):
+    def get(self):
+        for c in ("=nbwarden-session=planted; Path=/hub/api",
+                  "_xsrf=known; Path=/hub/",
+                  "__Host-nbwarden-session=planted; Path=/; Secure",
+                  " NBWarden-Server=planted; Path=/user/test/",
+                  "wide=1; Path=/",
+                  "dom=1; Domain=127.0.0.1; Path=/user/test/",
+                  "sibling=1; Path=/user/testx/",
+                  "good=1; Path=/user/test/",
+                  "default=1"):
+            self.add_header("Set-Cookie", c)
+        self.write("cookies")
+
+
+class WsStats(tornado.web.RequestHandler):
+    def get(self):
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps({"sizes": RECEIVED}))
+
+
 class HugeHead(tornado.web.RequestHandler):
     def get(self):
         self.set_header("X-Huge", "h" * 70000)
@@ -90,7 +117,7 @@ class Channels(tornado.websocket.WebSocketHandler):
     def get_compression_options(self):
         return None
 
-    def open(self, kernel_id):
+    def open(self, user, kernel_id):
         h = self.request.headers
         self.write_message(json.dumps({
             "kernel": kernel_id,
@@ -100,6 +127,7 @@ class Channels(tornado.websocket.WebSocketHandler):
         }))
 
     def on_message(self, message):
+        RECEIVED.append(len(message))
         self.write_message(message, binary=isinstance(message, bytes))
 
 
@@ -110,7 +138,9 @@ def main():
         (r"/user/test/upload", Upload),
         (r"/user/test/big", Big),
         (r"/user/test/hugehead", HugeHead),
-        (r"/user/test/api/kernels/([0-9a-f-]+)/channels", Channels),
+        (r"/user/test/cookies", Cookies),
+        (r"/user/test/wsstats", WsStats),
+        (r"/user/([a-z]+)/api/kernels/([0-9a-f-]+)/channels", Channels),
     ], websocket_max_message_size=16 << 20)
     server = tornado.httpserver.HTTPServer(app, max_body_size=1 << 30)
     server.add_socket(tornado.netutil.bind_unix_socket(path, mode=0o600))

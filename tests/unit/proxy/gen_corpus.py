@@ -66,6 +66,7 @@ seeds = {
     "debug_v1_control": b"\x01\x13" + frame(2, dbg_v1),
     "debug_json_payload": b"\x04\x50" + dbg_json,
     "oversized_then_exec": b"\x10\x02" + frame(1, b"x" * 100) + frame(1, legacy),
+    "budget_refused": b"\x20\x03" + frame(1, b"{}") + frame(2, b"\x00" * 400) + frame(1, legacy),
     "json_exec": b"\x00\x10" + frame(1, legacy),
     "json_fragmented_ping": b"\x00\x40" + frame(1, legacy[:30], fin=False) + frame(9, b"p")
     + frame(0, legacy[30:70], fin=False) + frame(10, b"") + frame(0, legacy[70:]),

@@ -10,6 +10,7 @@
 
 #include "common/common.h"
 #include "proxy/exectap.h"
+#include "proxy/wsframe.h"
 
 #define KID "0b6b1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 #define SHA_PRINT1 "d287bb7f9d15abdc5b6e98536263815744b6ef21c8f3c839fc434ca70d8efe99"
@@ -285,42 +286,181 @@ static void test_oversized(void **state)
 	struct bytes b = {0};
 	struct seen s = {0};
 	const char *m = EXEC_JSON("big", "\"print(1)\"");
-	size_t n = strlen(m);
+	const char *small = "{\"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"s\"}, \"content\": "
+			    "{\"code\": \"print(1)\"}}";
+	size_t n = strlen(m), first, pass;
+	struct exectap *t = NULL;
 
-	/* both messages exceed 64 bytes: each is recorded as oversized, once */
+	/* over 64 bytes: reported once as oversized, at its header; then sticky */
 	text(&b, m);
 	text(&b, EXEC_JSON("x", "1"));
-	assert_int_equal(run(&b, 64, &s), 0);
-	assert_int_equal(s.n, 2);
+	assert_int_equal(run(&b, 64, &s), -EMSGSIZE);
+	assert_int_equal(s.n, 1);
 	assert_true(s.oversized);
+	assert_false(s.undecodable);
+	assert_string_equal(s.msg_type, "unknown");
 	assert_null(s.code);
 	assert_string_equal(s.sha, "");
 	assert_string_equal(s.msg_id, "");
-	bytes_free(&b);
+	/* only the header matters: nothing of the payload needs to be there */
 	seen_reset(&s);
+	assert_int_equal(exectap_new(KID, 64, on_exec, &s, &t), 0);
+	assert_int_equal(exectap_gate(t, b.p, 8, &pass), -EMSGSIZE); /* 2 + 2 + 4: 16-bit length, mask */
+	assert_int_equal(pass, 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(exectap_gate(t, b.p + 8, 1, &pass), -EMSGSIZE);
+	assert_int_equal(pass, 0);
+	exectap_free(t);
+	assert_int_equal(s.n, 1);
+	bytes_free(&b);
 
+	/* a message that fits, then fragments that only overflow max (100) in
+	 * the last one: exactly the bytes before that fragment's header pass */
+	text(&b, small);
 	frame(&b, 1, 0, m, 40);
+	first = b.len;
 	frame(&b, 0, F_FIN, m + 40, n - 40);
-	text(&b, "{\"header\": {\"msg_type\": \"execute_request\", \"msg_id\": \"s\"}, \"content\": {\"code\": "
-		 "\"print(1)\"}}");
-	/* fragments that only overflow max (100) in the last one */
+	text(&b, small);
 	for (size_t at = 0; at <= b.len; at++) {
-		struct exectap *t = NULL;
+		size_t passed = 0;
+		int r;
+
 		seen_reset(&s);
 		assert_int_equal(exectap_new(KID, 100, on_exec, &s, &t), 0);
-		assert_int_equal(exectap_feed(t, b.p, at), 0);
-		if (s.n == 1)
-			assert_true(s.oversized);
-		assert_int_equal(exectap_feed(t, b.p + at, b.len - at), 0);
+		r = exectap_gate(t, b.p, at, &pass);
+		passed += pass;
+		if (r == 0) {
+			assert_int_equal(pass, at);
+			r = exectap_gate(t, b.p + at, b.len - at, &pass);
+			passed += pass;
+		}
 		exectap_free(t);
-		assert_int_equal(s.n, 2);
-		/* stayed in sync: the small message after it decodes */
-		assert_false(s.oversized);
-		assert_string_equal(s.msg_id, "s");
-		assert_string_equal(s.sha, SHA_PRINT1);
+		assert_int_equal(r, -EMSGSIZE);
+		/* a header split across calls: its first bytes passed with the
+		 * earlier call (harmless: the message cannot complete) */
+		if (at > first && at < first + 8)
+			assert_int_equal(passed, at);
+		else
+			assert_int_equal(passed, first);
+		assert_int_equal(s.n, 2); /* the small one, then the oversized one */
+		assert_true(s.oversized);
 	}
 	seen_reset(&s);
 	bytes_free(&b);
+}
+
+static void test_budget(void **state)
+{
+	struct exectap_budget *bud = NULL;
+	struct exectap *a = NULL, *a2 = NULL, *c = NULL, *d = NULL;
+	struct seen sa = {0}, sa2 = {0}, sc = {0}, sd = {0};
+	struct bytes fa = {0}, fa2 = {0}, fc = {0}, fd = {0}, ping = {0};
+	char pay[500];
+	size_t pass;
+
+	static const char exec1[] = "{\"header\": {\"msg_type\": \"execute_request\"}, \"content\": {\"code\": \"1\"}}";
+
+	memset(pay, ' ', sizeof(pay));
+	memcpy(pay, exec1, sizeof(exec1) - 1);
+	assert_int_equal(exectap_budget_new(0, 1, &bud), -EINVAL);
+	assert_int_equal(exectap_budget_new(1000, 600, &bud), 0);
+
+	assert_int_equal(exectap_new(KID, 1 << 20, on_exec, &sa, &a), 0);
+	assert_int_equal(exectap_new(KID, 1 << 20, on_exec, &sa2, &a2), 0);
+	assert_int_equal(exectap_new(KID, 1 << 20, on_exec, &sc, &c), 0);
+	assert_int_equal(exectap_new(KID, 1 << 20, on_exec, &sd, &d), 0);
+	assert_int_equal(exectap_set_budget(a, bud, "u1"), 0);
+	assert_int_equal(exectap_set_budget(a, bud, "u1"), -EINVAL);
+	assert_int_equal(exectap_set_budget(a2, bud, "u1"), 0);
+	assert_int_equal(exectap_set_budget(c, bud, "u2"), 0);
+	assert_int_equal(exectap_set_budget(d, bud, "u3"), 0);
+
+	/* a declares 500 bytes and sends a part: charged at the header */
+	frame(&fa, 1, F_FIN, pay, 500);
+	assert_int_equal(exectap_gate(a, fa.p, 20, &pass), 0);
+	assert_int_equal(pass, 20);
+	assert_int_equal(exectap_budget_used(bud, "u1"), 501);
+	assert_int_equal(exectap_budget_used(bud, NULL), 501);
+
+	/* a2 (same key) declares 200: the key's 600 would be exceeded */
+	frame(&fa2, 2, F_FIN, pay, 200);
+	assert_int_equal(exectap_gate(a2, fa2.p, fa2.len, &pass), -EMSGSIZE);
+	assert_int_equal(pass, 0);
+	assert_int_equal(sa2.n, 1);
+	assert_true(sa2.oversized);
+	assert_int_equal(exectap_budget_used(bud, "u1"), 501);
+
+	/* another key: 450 fits in the total; control frames cost nothing */
+	frame(&ping, 9, F_FIN, "p", 1);
+	assert_int_equal(exectap_gate(c, ping.p, ping.len, &pass), 0);
+	assert_int_equal(exectap_budget_used(bud, "u2"), 0);
+	frame(&fc, 1, F_FIN, pay, 450);
+	assert_int_equal(exectap_gate(c, fc.p, 10, &pass), 0);
+	assert_int_equal(exectap_budget_used(bud, NULL), 952);
+	/* a third key: its per-key room is there, the total is not */
+	frame(&fd, 1, F_FIN, pay, 100);
+	assert_int_equal(exectap_gate(d, fd.p, fd.len, &pass), -EMSGSIZE);
+	assert_int_equal(sd.n, 1);
+	assert_true(sd.oversized);
+	assert_int_equal(exectap_budget_used(bud, NULL), 952);
+
+	/* a completes: decoded; what stays charged is its kept buffer, at most
+	 * what it had */
+	assert_int_equal(exectap_gate(a, fa.p + 20, fa.len - 20, &pass), 0);
+	assert_int_equal(sa.n, 1);
+	assert_false(sa.oversized);
+	assert_string_equal(sa.code, "1");
+	assert_true(exectap_budget_used(bud, "u1") <= 501);
+	exectap_free(a);
+	exectap_free(a2);
+	assert_int_equal(exectap_budget_used(bud, "u1"), 0);
+	assert_int_equal(exectap_budget_used(bud, NULL), 451);
+	/* c is freed in the middle of its message: all of it comes back */
+	exectap_free(c);
+	exectap_free(d);
+	assert_int_equal(exectap_budget_used(bud, NULL), 0);
+	exectap_budget_free(bud);
+
+	/* a message above the keep size: nothing stays charged after it */
+	{
+		size_t big = 40000;
+		char *json = malloc(big + 512), *code = malloc(big + 3);
+		struct bytes fb = {0};
+		struct seen sb = {0};
+		struct exectap *t = NULL;
+
+		assert_non_null(json);
+		assert_non_null(code);
+		code[0] = '"';
+		memset(code + 1, 'q', big);
+		code[big + 1] = '"';
+		code[big + 2] = 0;
+		assert_true(nbw_snprintf(json, big + 512, EXEC_JSON("b", "%s"), code) > 0);
+		text(&fb, json);
+		assert_int_equal(exectap_budget_new(1 << 20, 1 << 20, &bud), 0);
+		assert_int_equal(exectap_new(KID, 1 << 20, on_exec, &sb, &t), 0);
+		assert_int_equal(exectap_set_budget(t, bud, "u"), 0);
+		for (size_t i = 0; i < fb.len; i += 1000)
+			assert_int_equal(exectap_feed(t, fb.p + i, fb.len - i < 1000 ? fb.len - i : 1000), 0);
+		assert_int_equal(sb.n, 1);
+		assert_int_equal(sb.code_len, big);
+		assert_int_equal(exectap_budget_used(bud, NULL), 0);
+		exectap_free(t);
+		exectap_budget_free(bud);
+		seen_reset(&sb);
+		bytes_free(&fb);
+		free(json);
+		free(code);
+	}
+	seen_reset(&sa);
+	seen_reset(&sa2);
+	seen_reset(&sc);
+	seen_reset(&sd);
+	bytes_free(&fa);
+	bytes_free(&fa2);
+	bytes_free(&fc);
+	bytes_free(&fd);
+	bytes_free(&ping);
 }
 
 static void expect_badmsg(struct bytes *b)
@@ -839,6 +979,58 @@ static void test_debug_request(void **state)
 	seen_reset(&s);
 }
 
+static void test_wsbound(void **state)
+{
+	struct bytes b = {0};
+	size_t ends[8], n_ends = 0, n_seen = 0;
+	static char payload[70000];
+	struct proxy__wsbound wb;
+
+	/* server frames: small, empty, 16-bit, 64-bit length, and a masked one */
+	frame(&b, 1, F_FIN | F_UNMASKED, "hello", 5);
+	ends[n_ends++] = b.len;
+	frame(&b, 9, F_FIN | F_UNMASKED, "", 0);
+	ends[n_ends++] = b.len;
+	frame(&b, 2, F_FIN | F_UNMASKED, payload, 300);
+	ends[n_ends++] = b.len;
+	frame(&b, 2, F_FIN | F_UNMASKED, payload, sizeof(payload));
+	ends[n_ends++] = b.len;
+	frame(&b, 1, F_FIN, "masked", 6);
+	ends[n_ends++] = b.len;
+
+	memset(&wb, 0, sizeof(wb));
+	assert_true(proxy__wsbound_at_boundary(&wb));
+	for (size_t i = 0; i < b.len; i++) {
+		assert_int_equal(proxy__wsbound_advance(&wb, b.p + i, 1, false), 1);
+		if (proxy__wsbound_at_boundary(&wb)) {
+			assert_true(n_seen < n_ends);
+			assert_int_equal(i + 1, ends[n_seen]);
+			n_seen++;
+		}
+	}
+	assert_int_equal(n_seen, n_ends);
+
+	/* from anywhere, stopping at the next boundary */
+	for (size_t at = 0; at < b.len; at++) {
+		size_t next = 0, used;
+
+		memset(&wb, 0, sizeof(wb));
+		assert_int_equal(proxy__wsbound_advance(&wb, b.p, at, false), at);
+		for (size_t k = 0; k < n_ends; k++)
+			if (ends[k] >= at && (at == 0 || ends[k] > at || proxy__wsbound_at_boundary(&wb))) {
+				next = ends[k];
+				break;
+			}
+		used = proxy__wsbound_advance(&wb, b.p + at, b.len - at, true);
+		assert_true(proxy__wsbound_at_boundary(&wb));
+		if (at == 0)
+			assert_int_equal(used, 0);
+		else
+			assert_int_equal(at + used, next);
+	}
+	bytes_free(&b);
+}
+
 static void test_match_path(void **state)
 {
 	char id[64];
@@ -900,6 +1092,7 @@ int main(void)
 	    cmocka_unit_test(test_fragmented_with_ping),
 	    cmocka_unit_test(test_len64),
 	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_budget),
 	    cmocka_unit_test(test_framing_violations),
 	    cmocka_unit_test(test_close_stops),
 	    cmocka_unit_test(test_json_selection),
@@ -908,6 +1101,7 @@ int main(void)
 	    cmocka_unit_test(test_legacy_binary),
 	    cmocka_unit_test(test_user_expressions),
 	    cmocka_unit_test(test_debug_request),
+	    cmocka_unit_test(test_wsbound),
 	    cmocka_unit_test(test_match_path),
 	    cmocka_unit_test(test_new_args),
 	};
