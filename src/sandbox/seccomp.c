@@ -1,448 +1,234 @@
 /* sandbox: the default seccomp profile (OCI linux.seccomp).
  *
- * An allowlist modelled on Docker's default profile for a container without
- * capabilities, made stricter: no io_uring (a large kernel attack surface,
- * blocked by most hardened profiles), no ptrace/process_vm_* (no debugging of
- * one's own processes is needed by a notebook server and it is how sandbox
- * escapes escalate), no name_to_handle_at/open_by_handle_at, no
- * fanotify, no clock/time adjustment, no kcmp/pidfd_getfd. Everything needing
- * CAP_SYS_ADMIN is absent: mount, umount2, pivot_root, setns, unshare, bpf,
- * perf_event_open, the new mount API, keyctl/add_key/request_key, userfaultfd,
- * kexec_*, *_module, reboot, swapon/off, acct, syslog, quotactl,
- * lookup_dcookie. clone is allowed only without namespace flags; clone3 gets
- * ENOSYS so glibc falls back to clone, whose flags a filter can inspect. */
+ * The profile is data, not code: share/seccomp/default.json (see its
+ * README.md for the reasoning: Docker's default allowlist for a container
+ * without capabilities, made stricter). It is embedded into the binary at
+ * build time, so a running daemon never reads it from a path someone could
+ * swap, and it is parsed and checked here every time a spec is built. A
+ * malformed profile is a build defect: the unit tests parse the embedded copy;
+ * here it fails the spawn rather than starting a pod without a filter. */
 #include "sandbox/internal.h"
+#include "sandbox/seccomp-profile.h"
 
-#include <jansson.h>
 #include <errno.h>
-#include <linux/sched.h>
+#include <string.h>
+#include <seccomp.h>
 
-static const char *const allowed[] = {
-    "accept",
-    "accept4",
-    "access",
-    "alarm",
-    "bind",
-    "brk",
-    "capget",
-    "capset",
-    "chdir",
-    "chmod",
-    "chown",
-    "chown32",
-    "clock_getres",
-    "clock_getres_time64",
-    "clock_gettime",
-    "clock_gettime64",
-    "clock_nanosleep",
-    "clock_nanosleep_time64",
-    "close",
-    "close_range",
-    "connect",
-    "copy_file_range",
-    "creat",
-    "dup",
-    "dup2",
-    "dup3",
-    "epoll_create",
-    "epoll_create1",
-    "epoll_ctl",
-    "epoll_ctl_old",
-    "epoll_pwait",
-    "epoll_pwait2",
-    "epoll_wait",
-    "epoll_wait_old",
-    "eventfd",
-    "eventfd2",
-    "execve",
-    "execveat",
-    "exit",
-    "exit_group",
-    "faccessat",
-    "faccessat2",
-    "fadvise64",
-    "fadvise64_64",
-    "fallocate",
-    "fchdir",
-    "fchmod",
-    "fchmodat",
-    "fchown",
-    "fchown32",
-    "fchownat",
-    "fcntl",
-    "fcntl64",
-    "fdatasync",
-    "fgetxattr",
-    "flistxattr",
-    "flock",
-    "fork",
-    "fremovexattr",
-    "fsetxattr",
-    "fstat",
-    "fstat64",
-    "fstatat64",
-    "fstatfs",
-    "fstatfs64",
-    "fsync",
-    "ftruncate",
-    "ftruncate64",
-    "futex",
-    "futex_time64",
-    "futex_waitv",
-    "futimesat",
-    "getcpu",
-    "getcwd",
-    "getdents",
-    "getdents64",
-    "getegid",
-    "getegid32",
-    "geteuid",
-    "geteuid32",
-    "getgid",
-    "getgid32",
-    "getgroups",
-    "getgroups32",
-    "getitimer",
-    "getpeername",
-    "getpgid",
-    "getpgrp",
-    "getpid",
-    "getppid",
-    "getpriority",
-    "getrandom",
-    "getresgid",
-    "getresgid32",
-    "getresuid",
-    "getresuid32",
-    "getrlimit",
-    "get_robust_list",
-    "getrusage",
-    "getsid",
-    "getsockname",
-    "getsockopt",
-    "get_thread_area",
-    "gettid",
-    "gettimeofday",
-    "getuid",
-    "getuid32",
-    "getxattr",
-    "inotify_add_watch",
-    "inotify_init",
-    "inotify_init1",
-    "inotify_rm_watch",
-    "io_cancel",
-    "ioctl",
-    "io_destroy",
-    "io_getevents",
-    "io_pgetevents",
-    "io_pgetevents_time64",
-    "ioprio_get",
-    "ioprio_set",
-    "io_setup",
-    "io_submit",
-    "ipc",
-    "kill",
-    /* Landlock: the in-sandbox guard restricts itself further before exec. */
-    "landlock_add_rule",
-    "landlock_create_ruleset",
-    "landlock_restrict_self",
-    "lchown",
-    "lchown32",
-    "lgetxattr",
-    "link",
-    "linkat",
-    "listen",
-    "listxattr",
-    "llistxattr",
-    "_llseek",
-    "lremovexattr",
-    "lseek",
-    "lsetxattr",
-    "lstat",
-    "lstat64",
-    "madvise",
-    "membarrier",
-    "memfd_create",
-    "mincore",
-    "mkdir",
-    "mkdirat",
-    "mknod",
-    "mknodat",
-    "mlock",
-    "mlock2",
-    "mlockall",
-    "mmap",
-    "mmap2",
-    "mprotect",
-    "mq_getsetattr",
-    "mq_notify",
-    "mq_open",
-    "mq_timedreceive",
-    "mq_timedreceive_time64",
-    "mq_timedsend",
-    "mq_timedsend_time64",
-    "mq_unlink",
-    "mremap",
-    "msgctl",
-    "msgget",
-    "msgrcv",
-    "msgsnd",
-    "msync",
-    "munlock",
-    "munlockall",
-    "munmap",
-    "nanosleep",
-    "newfstatat",
-    "_newselect",
-    "open",
-    "openat",
-    "openat2",
-    "pause",
-    "pidfd_open",
-    "pidfd_send_signal",
-    "pipe",
-    "pipe2",
-    "pkey_alloc",
-    "pkey_free",
-    "pkey_mprotect",
-    "poll",
-    "ppoll",
-    "ppoll_time64",
-    "prctl",
-    "pread64",
-    "preadv",
-    "preadv2",
-    "prlimit64",
-    "process_mrelease",
-    "pselect6",
-    "pselect6_time64",
-    "pwrite64",
-    "pwritev",
-    "pwritev2",
-    "read",
-    "readahead",
-    "readlink",
-    "readlinkat",
-    "readv",
-    "recv",
-    "recvfrom",
-    "recvmmsg",
-    "recvmmsg_time64",
-    "recvmsg",
-    "remap_file_pages",
-    "removexattr",
-    "rename",
-    "renameat",
-    "renameat2",
-    "restart_syscall",
-    "rmdir",
-    "rseq",
-    "rt_sigaction",
-    "rt_sigpending",
-    "rt_sigprocmask",
-    "rt_sigqueueinfo",
-    "rt_sigreturn",
-    "rt_sigsuspend",
-    "rt_sigtimedwait",
-    "rt_sigtimedwait_time64",
-    "rt_tgsigqueueinfo",
-    "sched_getaffinity",
-    "sched_getattr",
-    "sched_getparam",
-    "sched_get_priority_max",
-    "sched_get_priority_min",
-    "sched_getscheduler",
-    "sched_rr_get_interval",
-    "sched_rr_get_interval_time64",
-    "sched_setaffinity",
-    "sched_setattr",
-    "sched_setparam",
-    "sched_setscheduler",
-    "sched_yield",
-    "seccomp",
-    "select",
-    "semctl",
-    "semget",
-    "semop",
-    "semtimedop",
-    "semtimedop_time64",
-    "send",
-    "sendfile",
-    "sendfile64",
-    "sendmmsg",
-    "sendmsg",
-    "sendto",
-    "setfsgid",
-    "setfsgid32",
-    "setfsuid",
-    "setfsuid32",
-    "setgid",
-    "setgid32",
-    "setgroups",
-    "setgroups32",
-    "setitimer",
-    "setpgid",
-    "setpriority",
-    "setregid",
-    "setregid32",
-    "setresgid",
-    "setresgid32",
-    "setresuid",
-    "setresuid32",
-    "setreuid",
-    "setreuid32",
-    "setrlimit",
-    "set_robust_list",
-    "setsid",
-    "setsockopt",
-    "set_thread_area",
-    "set_tid_address",
-    "setuid",
-    "setuid32",
-    "setxattr",
-    "shmat",
-    "shmctl",
-    "shmdt",
-    "shmget",
-    "shutdown",
-    "sigaltstack",
-    "signalfd",
-    "signalfd4",
-    "sigprocmask",
-    "sigreturn",
-    "socketcall",
-    "socketpair",
-    "splice",
-    "stat",
-    "stat64",
-    "statfs",
-    "statfs64",
-    "statx",
-    "symlink",
-    "symlinkat",
-    "sync",
-    "sync_file_range",
-    "syncfs",
-    "sysinfo",
-    "tee",
-    "tgkill",
-    "time",
-    "timer_create",
-    "timer_delete",
-    "timer_getoverrun",
-    "timer_gettime",
-    "timer_gettime64",
-    "timer_settime",
-    "timer_settime64",
-    "timerfd_create",
-    "timerfd_gettime",
-    "timerfd_gettime64",
-    "timerfd_settime",
-    "timerfd_settime64",
-    "times",
-    "tkill",
-    "truncate",
-    "truncate64",
-    "ugetrlimit",
-    "umask",
-    "uname",
-    "unlink",
-    "unlinkat",
-    "utime",
-    "utimensat",
-    "utimensat_time64",
-    "utimes",
-    "vfork",
-    "vmsplice",
-    "wait4",
-    "waitid",
-    "waitpid",
-    "write",
-    "writev",
-#if defined(__x86_64__) || defined(__i386__)
-    "arch_prctl",
-    "modify_ldt",
+#if defined(__x86_64__)
+#define NATIVE_ARCH "SCMP_ARCH_X86_64"
+#elif defined(__aarch64__)
+#define NATIVE_ARCH "SCMP_ARCH_AARCH64"
+#else
+#define NATIVE_ARCH "SCMP_ARCH_NATIVE_UNSUPPORTED"
 #endif
-#if defined(__aarch64__) || defined(__arm__)
-    "arm_fadvise64_64",
-    "arm_sync_file_range",
-    "sync_file_range2",
-    "breakpoint",
-    "cacheflush",
-    "set_tls",
-#endif
-};
 
-/* Personalities a normal process sets (Docker's list): PER_LINUX, PER_LINUX32,
- * UNAME26, UNAME26|PER_LINUX32, and 0xffffffff to query. */
-static const uint64_t personalities[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
+#define PROFILE_MAX (256 * 1024)
 
-#define CLONE_NS_FLAGS                                                                                                 \
-	((uint64_t)(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |          \
-		    CLONE_NEWCGROUP))
-
-#define AF_VSOCK_NR 40
-
-static json_t *names_array(const char *const *names, size_t n)
+static bool in_set(const char *s, const char *const *set, size_t n)
 {
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_string(names[i])) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
+	for (size_t i = 0; s && i < n; i++)
+		if (!strcmp(s, set[i]))
+			return true;
+	return false;
 }
 
-static json_t *arg_rule(const char *name, unsigned index, uint64_t value, uint64_t value_two, const char *op)
+static bool action_valid(const char *a)
 {
-	const char *names[] = {name};
+	static const char *const actions[] = { "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
+					       "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+					       "SCMP_ACT_TRAP" };
+	return in_set(a, actions, sizeof(actions) / sizeof(actions[0]));
+}
 
-	return json_pack("{s:o, s:s, s:[{s:i, s:I, s:I, s:s}]}", "names", names_array(names, 1), "action",
-			 "SCMP_ACT_ALLOW", "args", "index", (int)index, "value", (json_int_t)value, "valueTwo",
-			 (json_int_t)value_two, "op", op);
+static bool op_valid(const char *op)
+{
+	static const char *const ops[] = { "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",        "SCMP_CMP_EQ",
+					   "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ" };
+	return in_set(op, ops, sizeof(ops) / sizeof(ops[0]));
+}
+
+static bool syscall_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static bool errno_valid(json_t *v)
+{
+	return !v || (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < 4096);
+}
+
+static bool rule_valid(json_t *rule)
+{
+	json_t *names = json_object_get(rule, "names"), *args = json_object_get(rule, "args"), *v;
+	const char *action = json_string_value(json_object_get(rule, "action"));
+	size_t i;
+
+	if (!json_is_object(rule) || !json_is_array(names) || json_array_size(names) == 0 || !action_valid(action) ||
+	    !errno_valid(json_object_get(rule, "errnoRet")))
+		return false;
+	json_array_foreach(names, i, v)
+	{
+		if (!syscall_name_valid(json_string_value(v)))
+			return false;
+	}
+	if (!args)
+		return true;
+	if (!json_is_array(args) || json_array_size(args) > 6)
+		return false;
+	json_array_foreach(args, i, v)
+	{
+		json_t *index = json_object_get(v, "index"), *value = json_object_get(v, "value"),
+		       *two = json_object_get(v, "valueTwo");
+		if (!json_is_integer(index) || json_integer_value(index) < 0 || json_integer_value(index) > 5 ||
+		    !json_is_integer(value) || (two && !json_is_integer(two)) ||
+		    !op_valid(json_string_value(json_object_get(v, "op"))))
+			return false;
+	}
+	return true;
+}
+
+int sandbox__seccomp_parse(const char *data, size_t len, json_t **ret)
+{
+	static const char *const flags_known[] = { "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+						   "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" };
+	json_t *p, *archs, *flags, *syscalls, *v;
+	json_error_t jerr;
+	size_t i;
+
+	if (!data || len == 0 || len > PROFILE_MAX)
+		return -EINVAL;
+	p = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!p)
+		return -EINVAL;
+	archs = json_object_get(p, "architectures");
+	flags = json_object_get(p, "flags");
+	syscalls = json_object_get(p, "syscalls");
+	/* Native ABI only: the i386 (int 0x80, socketcall multiplexing) and x32
+	 * entry points are refused by the runtime when they are not listed. */
+	if (!json_is_object(p) || !action_valid(json_string_value(json_object_get(p, "defaultAction"))) ||
+	    !errno_valid(json_object_get(p, "defaultErrnoRet")) || !json_is_array(archs) ||
+	    json_array_size(archs) != 1 || !json_string_value(json_array_get(archs, 0)) ||
+	    strcmp(json_string_value(json_array_get(archs, 0)), NATIVE_ARCH) != 0 || (flags && !json_is_array(flags)) ||
+	    !json_is_array(syscalls))
+		goto invalid;
+	json_array_foreach(flags, i, v)
+	{
+		if (!in_set(json_string_value(v), flags_known, sizeof(flags_known) / sizeof(flags_known[0])))
+			goto invalid;
+	}
+	json_array_foreach(syscalls, i, v)
+	{
+		if (!rule_valid(v))
+			goto invalid;
+	}
+	*ret = p;
+	return 0;
+invalid:
+	json_decref(p);
+	return -EINVAL;
 }
 
 json_t *sandbox__seccomp_profile(void)
 {
-	json_t *root = NULL, *syscalls = NULL, *archs = NULL;
-	const char *clone3[] = {"clone3"};
+	json_t *p = NULL;
 
-	syscalls = json_array();
-	if (!syscalls)
-		goto fail;
-	if (json_array_append_new(syscalls, json_pack("{s:o, s:s}", "names",
-						      names_array(allowed, sizeof(allowed) / sizeof(allowed[0])),
-						      "action", "SCMP_ACT_ALLOW")) < 0)
-		goto fail;
-	/* socket(): everything but AF_VSOCK (host/hypervisor channel). */
-	if (json_array_append_new(syscalls, arg_rule("socket", 0, AF_VSOCK_NR, 0, "SCMP_CMP_NE")) < 0)
-		goto fail;
-	for (size_t i = 0; i < sizeof(personalities) / sizeof(personalities[0]); i++)
-		if (json_array_append_new(syscalls, arg_rule("personality", 0, personalities[i], 0, "SCMP_CMP_EQ")) < 0)
-			goto fail;
-	/* clone(): only when (flags & namespace bits) == 0. */
-	if (json_array_append_new(syscalls, arg_rule("clone", 0, CLONE_NS_FLAGS, 0, "SCMP_CMP_MASKED_EQ")) < 0)
-		goto fail;
-	if (json_array_append_new(syscalls, json_pack("{s:o, s:s, s:i}", "names", names_array(clone3, 1), "action",
-						      "SCMP_ACT_ERRNO", "errnoRet", ENOSYS)) < 0)
-		goto fail;
+	if (sandbox__seccomp_parse((const char *)sandbox__seccomp_default_json, sandbox__seccomp_default_json_len,
+				   &p) < 0)
+		return NULL;
+	/* runc 1.1 refuses any "flags" ("seccomp flags are not yet supported by
+	 * runc"; supported from runc 1.2). The logging copy of this filter that
+	 * nbwarden-guard stacks (sandbox_seccomp_log_install) carries
+	 * SECCOMP_FILTER_FLAG_LOG instead, for every runtime. */
+	json_object_del(p, "flags");
+	return p;
+}
 
-#if defined(__x86_64__)
-	/* Native ABI only: i386 int 0x80 (socketcall multiplexing!) and x32 are refused. */
-	archs = json_pack("[s]", "SCMP_ARCH_X86_64");
-#elif defined(__aarch64__)
-	archs = json_pack("[s]", "SCMP_ARCH_AARCH64");
-#else
-#error "seccomp profile: unsupported architecture"
-#endif
-	if (!archs)
-		goto fail;
-	root = json_pack("{s:s, s:i, s:o, s:o}", "defaultAction", "SCMP_ACT_ERRNO", "defaultErrnoRet", EPERM,
-			 "architectures", archs, "syscalls", syscalls);
-	return root;
-fail:
-	json_decref(syscalls);
-	return NULL;
+static uint32_t action_of(json_t *action, json_t *errno_ret, uint32_t default_errno)
+{
+	const char *a = json_string_value(action);
+	uint32_t e = errno_ret ? (uint32_t)json_integer_value(errno_ret) : default_errno;
+
+	if (!strcmp(a, "SCMP_ACT_ALLOW"))
+		return SCMP_ACT_ALLOW;
+	if (!strcmp(a, "SCMP_ACT_ERRNO"))
+		return SCMP_ACT_ERRNO(e);
+	if (!strcmp(a, "SCMP_ACT_LOG"))
+		return SCMP_ACT_LOG;
+	if (!strcmp(a, "SCMP_ACT_TRAP"))
+		return SCMP_ACT_TRAP;
+	if (!strcmp(a, "SCMP_ACT_KILL_PROCESS"))
+		return SCMP_ACT_KILL_PROCESS;
+	return SCMP_ACT_KILL_THREAD; /* SCMP_ACT_KILL, SCMP_ACT_KILL_THREAD */
+}
+
+static enum scmp_compare op_of(const char *op)
+{
+	static const struct {
+		const char *name;
+		enum scmp_compare op;
+	} ops[] = { { "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT }, { "SCMP_CMP_LE", SCMP_CMP_LE },
+		    { "SCMP_CMP_EQ", SCMP_CMP_EQ }, { "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+		    { "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ } };
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(op, ops[i].name))
+			return ops[i].op;
+	return _SCMP_CMP_MIN;
+}
+
+int sandbox__seccomp_compile(json_t *p, int default_errno, scmp_filter_ctx *ret)
+{
+	uint32_t derrno = default_errno > 0 ? (uint32_t)default_errno
+					    : (uint32_t)json_integer_value(json_object_get(p, "defaultErrnoRet"));
+	scmp_filter_ctx ctx;
+	json_t *rule, *name;
+	size_t i, k;
+	int r;
+
+	if (!derrno)
+		derrno = EPERM;
+	ctx = seccomp_init(action_of(json_object_get(p, "defaultAction"), NULL, derrno));
+	if (!ctx)
+		return -ENOMEM;
+	/* A call from another ABI (i386 int 0x80, x32) gets the default action. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, action_of(json_object_get(p, "defaultAction"), NULL, derrno));
+	json_array_foreach(json_object_get(p, "syscalls"), i, rule)
+	{
+		uint32_t action = action_of(json_object_get(rule, "action"), json_object_get(rule, "errnoRet"), derrno);
+		json_t *args = json_object_get(rule, "args");
+		struct scmp_arg_cmp cmp[6];
+		unsigned n = 0;
+
+		/* As runc builds it: value is datum_a (the mask for MASKED_EQ),
+		 * valueTwo datum_b; the args of one rule are AND-ed. */
+		for (k = 0; args && k < json_array_size(args) && k < 6; k++) {
+			json_t *a = json_array_get(args, k);
+			cmp[n++] = (struct scmp_arg_cmp){
+				.arg = (unsigned)json_integer_value(json_object_get(a, "index")),
+				.op = op_of(json_string_value(json_object_get(a, "op"))),
+				.datum_a = (scmp_datum_t)json_integer_value(json_object_get(a, "value")),
+				.datum_b = (scmp_datum_t)json_integer_value(json_object_get(a, "valueTwo")),
+			};
+		}
+		json_array_foreach(json_object_get(rule, "names"), k, name)
+		{
+			int nr = seccomp_syscall_resolve_name(json_string_value(name));
+			if (nr == __NR_SCMP_ERROR)
+				continue; /* not on this architecture: runc skips it too */
+			if (r >= 0)
+				r = seccomp_rule_add_array(ctx, action, nr, n, cmp);
+		}
+	}
+	if (r < 0) {
+		seccomp_release(ctx);
+		return r;
+	}
+	*ret = ctx;
+	return 0;
 }
