@@ -117,51 +117,145 @@ static const char *dummy_hash(void)
 	return dummy;
 }
 
-int auth_login(struct store *s, const char *user, const char *password, struct store_user *ret)
+void auth_login_job_wipe(struct auth_login_job *job)
 {
-	char pwhash[STORE_PWHASH_SIZE] = "";
-	struct store_user u = {};
+	if (job)
+		explicit_bzero(job, sizeof(*job));
+}
+
+int auth_login_begin(struct store *s, const char *user, const char *password, struct auth_login_job *job)
+{
 	const char *hash = dummy_hash();
 	const char *pw = password ? password : "";
-	bool real = false, ok;
 	size_t pwlen;
 	int r = 0;
 
+	memset(job, 0, sizeof(*job));
 	if (!hash[0])
 		return -ENOMEM;
 	pwlen = strnlen(pw, AUTH_PASSWORD_MAX + 1);
-	if (pwlen > AUTH_PASSWORD_MAX) {
-		pw = "";
+	if (pwlen > AUTH_PASSWORD_MAX)
 		pwlen = 0;
-	}
+	memcpy(job->password, pw, pwlen);
+	job->password[pwlen] = '\0';
+	job->pwlen = pwlen;
 	if (s && user && nbw_username_valid(user) && pwlen > 0) {
-		r = store_user_get(s, user, &u, pwhash, sizeof(pwhash));
-		if (r == 0 && pwhash[0]) {
-			hash = pwhash;
-			real = true;
-		}
+		nbw_strlcpy(job->user, user, sizeof(job->user));
+		r = store_user_get(s, user, &job->u, job->hash, sizeof(job->hash));
+		if (r == 0 && job->hash[0])
+			job->real = true;
 		if (r == -ENOENT)
 			r = 0;
 	}
-	/* Exactly one argon2id verification on every path. */
-	ok = crypto_pwhash_str_verify(hash, pw, pwlen) == 0;
+	if (!job->real)
+		nbw_strlcpy(job->hash, hash, sizeof(job->hash));
+	job->err = r < 0 ? r : 0;
+	return 0;
+}
 
-	if (r >= 0 && real && ok && crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-								    crypto_pwhash_MEMLIMIT_INTERACTIVE) == 1) {
+void auth_login_verify(struct auth_login_job *job)
+{
+	/* Exactly one argon2id verification on every path. */
+	job->ok = crypto_pwhash_str_verify(job->hash, job->password, job->pwlen) == 0;
+	if (job->err == 0 && job->real && job->ok &&
+	    crypto_pwhash_str_needs_rehash(job->hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+					   crypto_pwhash_MEMLIMIT_INTERACTIVE) == 1) {
 		/* Stored with older limits: upgrade while we hold the password. */
-		char fresh[STORE_PWHASH_SIZE];
-		if (auth_password_hash(pw, fresh, sizeof(fresh)) == 0)
-			(void)store_user_set_password(s, user, fresh);
-		explicit_bzero(fresh, sizeof(fresh));
+		if (auth_password_hash(job->password, job->rehash, sizeof(job->rehash)) < 0)
+			job->rehash[0] = '\0';
 	}
-	explicit_bzero(pwhash, sizeof(pwhash));
+	explicit_bzero(job->password, sizeof(job->password));
+}
+
+int auth_login_end(struct store *s, struct auth_login_job *job, struct store_user *ret)
+{
+	int r = job->err;
+
+	if (r >= 0 && job->rehash[0])
+		(void)store_user_set_password(s, job->user, job->rehash);
+	if (r >= 0 && !(job->real && job->ok))
+		r = -EPERM;
+	if (r >= 0 && ret)
+		*ret = job->u;
+	auth_login_job_wipe(job);
+	return r;
+}
+
+int auth_login(struct store *s, const char *user, const char *password, struct store_user *ret)
+{
+	struct auth_login_job *job = malloc(sizeof(*job));
+	int r;
+
+	if (!job)
+		return -ENOMEM;
+	r = auth_login_begin(s, user, password, job);
+	if (r >= 0) {
+		auth_login_verify(job);
+		r = auth_login_end(s, job, ret);
+	}
+	auth_login_job_wipe(job);
+	free(job);
+	return r;
+}
+
+/* ---- the login form's XSRF cookie ----
+ * "v1.<issued, unix seconds>.<random>.<HMAC-SHA256(key, everything before)>"
+ * (b64url): a value only the hub can mint, so a flood of logins needs
+ * one fetched from the hub first. */
+
+#define LOGIN_XSRF_RANDOM 18
+
+int auth_login_xsrf_new(const uint8_t key[AUTH_LOGIN_XSRF_KEY], int64_t now, char out[AUTH_LOGIN_XSRF_SIZE])
+{
+	uint8_t rnd[LOGIN_XSRF_RANDOM], mac[crypto_auth_hmacsha256_BYTES];
+	char rb[4 * ((LOGIN_XSRF_RANDOM + 2) / 3) + 1], mb[4 * ((sizeof(mac) + 2) / 3) + 1];
+	char body[AUTH_LOGIN_XSRF_SIZE];
+	int r;
+
+	if (!key || now < 0 || !out)
+		return -EINVAL;
+	r = nbw_random_bytes(rnd, sizeof(rnd));
 	if (r < 0)
 		return r;
-	if (!real || !ok)
-		return -EPERM;
-	if (ret)
-		*ret = u;
-	return 0;
+	nbw_b64url_encode(rnd, sizeof(rnd), rb);
+	r = nbw_snprintf(body, sizeof(body), "v1.%lld.%s", (long long)now, rb);
+	if (r < 0)
+		return r;
+	crypto_auth_hmacsha256(mac, (const uint8_t *)body, strlen(body), key);
+	nbw_b64url_encode(mac, sizeof(mac), mb);
+	r = nbw_snprintf(out, AUTH_LOGIN_XSRF_SIZE, "%s.%s", body, mb);
+	return r < 0 ? r : 0;
+}
+
+bool auth_login_xsrf_valid(const uint8_t key[AUTH_LOGIN_XSRF_KEY], const char *value, int64_t now, int64_t max_age)
+{
+	uint8_t mac[crypto_auth_hmacsha256_BYTES];
+	char mb[4 * ((sizeof(mac) + 2) / 3) + 1], ts[24];
+	const char *dot, *p;
+	size_t len, body_len, mlen;
+	uint64_t issued;
+
+	if (!key || !value)
+		return false;
+	len = strnlen(value, AUTH_LOGIN_XSRF_SIZE);
+	if (len >= AUTH_LOGIN_XSRF_SIZE || strncmp(value, "v1.", 3) != 0)
+		return false;
+	dot = strrchr(value, '.');
+	body_len = (size_t)(dot - value);
+	crypto_auth_hmacsha256(mac, (const uint8_t *)value, body_len, key);
+	mlen = nbw_b64url_encode(mac, sizeof(mac), mb);
+	if (strlen(dot + 1) != mlen || !nbw_memeq_ct(mb, dot + 1, mlen))
+		return false;
+	/* ours: now the issue time */
+	p = value + 3;
+	len = strcspn(p, ".");
+	if (len == 0 || len >= sizeof(ts))
+		return false;
+	memcpy(ts, p, len);
+	ts[len] = '\0';
+	if (nbw_parse_u64(ts, 0, INT64_MAX, &issued) < 0)
+		return false;
+	return (int64_t)issued <= now + 60 && now - (int64_t)issued <= max_age;
 }
 
 /* ---- API tokens ---- */
@@ -242,7 +336,7 @@ static int session_insert(struct store *s, struct store_session *sess, char cook
 int auth_session_create(struct store *s, const char *user, int64_t max_age, char cookie_out[AUTH_COOKIE_SIZE],
 			struct store_session *ret)
 {
-	struct store_session sess = { .kind = STORE_SESSION_HUB };
+	struct store_session sess = {.kind = STORE_SESSION_HUB};
 	int64_t now = nbw_time_now();
 	int r;
 
@@ -260,7 +354,7 @@ int auth_session_create(struct store *s, const char *user, int64_t max_age, char
 int auth_session_create_server(struct store *s, const char *parent_cookie, const char *server, int64_t max_age,
 			       char cookie_out[AUTH_COOKIE_SIZE])
 {
-	struct store_session parent, sess = { .kind = STORE_SESSION_SERVER };
+	struct store_session parent, sess = {.kind = STORE_SESSION_SERVER};
 	int64_t now = nbw_time_now();
 	int r;
 

@@ -25,6 +25,37 @@ bool auth_password_verify(const char *hash, const char *password);
  * 0 and *ret on success; -EPERM bad credentials (unknown user or wrong password). */
 int auth_login(struct store *s, const char *user, const char *password, struct store_user *ret);
 
+/* The same check in three steps, so that the argon2id verification can run
+ * on a worker thread: begin (store access: call on the thread that owns the
+ * store), verify (only hashing, no store: any thread), end (store access
+ * again: rehash upgrade; returns what auth_login returns and wipes the job).
+ * auth_login_begin() copies the password; the job holds secrets until end or
+ * auth_login_job_wipe(). auth_init() must have run; the first begin computes
+ * the dummy hash, so call it before any verify runs concurrently. */
+struct auth_login_job {
+	char user[NBW_USERNAME_MAX + 1];
+	char hash[STORE_PWHASH_SIZE];
+	char password[AUTH_PASSWORD_MAX + 1];
+	size_t pwlen;
+	bool real; /* hash is the user's own (not the dummy) */
+	bool ok;   /* verify: the password matched hash */
+	int err;   /* store error from begin */
+	char rehash[STORE_PWHASH_SIZE];
+	struct store_user u;
+};
+int auth_login_begin(struct store *s, const char *user, const char *password, struct auth_login_job *job);
+void auth_login_verify(struct auth_login_job *job);
+int auth_login_end(struct store *s, struct auth_login_job *job, struct store_user *ret);
+void auth_login_job_wipe(struct auth_login_job *job);
+
+/* The login form's XSRF cookie (there is no session yet): a value the hub
+ * minted, HMAC-SHA256-bound to key, carrying its issue time. Valid when the
+ * HMAC verifies and it is at most max_age seconds old. */
+#define AUTH_LOGIN_XSRF_KEY 32
+#define AUTH_LOGIN_XSRF_SIZE 112
+int auth_login_xsrf_new(const uint8_t key[AUTH_LOGIN_XSRF_KEY], int64_t now, char out[AUTH_LOGIN_XSRF_SIZE]);
+bool auth_login_xsrf_valid(const uint8_t key[AUTH_LOGIN_XSRF_KEY], const char *value, int64_t now, int64_t max_age);
+
 /* Token: "nbw_" + 32 random bytes b64url. Stored as SHA-256 hex. */
 int auth_token_issue(struct store *s, const char *user, int64_t expires_at, const char *note,
 		     char token_out[AUTH_TOKEN_SIZE], char prefix_out[16]);

@@ -1,6 +1,7 @@
 /* auth: passwords, login (incl. one argon2id verification on every path),
  * tokens, sessions (hub + server), XSRF and redirect checks. */
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -137,6 +138,99 @@ static void test_login(void **state)
 	verify_calls = 0;
 	assert_int_equal(auth_login(db, "alice", big, &u), -EPERM);
 	assert_int_equal(verify_calls, 1);
+}
+
+/* ---- login in steps: the verification on another thread ---- */
+
+static void *verify_thread(void *arg)
+{
+	auth_login_verify(arg);
+	return NULL;
+}
+
+static int login_threaded(const char *user, const char *pw, struct store_user *u)
+{
+	struct auth_login_job job;
+	pthread_t t;
+
+	assert_int_equal(auth_login_begin(db, user, pw, &job), 0);
+	assert_int_equal(verify_calls, 0); /* begin only reads */
+	assert_int_equal(pthread_create(&t, NULL, verify_thread, &job), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(verify_calls, 1);
+	for (size_t i = 0; i < sizeof(job.password); i++) /* the worker wiped the password */
+		assert_int_equal(job.password[i], 0);
+	return auth_login_end(db, &job, u);
+}
+
+static void test_login_steps(void **state)
+{
+	struct store_user u;
+	char weak[STORE_PWHASH_SIZE], stored[STORE_PWHASH_SIZE];
+
+	verify_calls = 0;
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(login_threaded("alice", PW, &u), 0);
+	assert_string_equal(u.name, "alice");
+	verify_calls = 0;
+	memset(&u, 0x5a, sizeof(u));
+	assert_int_equal(login_threaded("alice", "nope nope nope", &u), -EPERM);
+	assert_int_equal((unsigned char)u.name[0], 0x5a);
+	verify_calls = 0;
+	assert_int_equal(login_threaded("mallory", PW, &u), -EPERM);
+	verify_calls = 0;
+	assert_int_equal(login_threaded("Not A Name", PW, &u), -EPERM);
+
+	/* a hash with older limits is upgraded by end (on the store's thread) */
+	assert_int_equal(crypto_pwhash_str(weak, PW, strlen(PW), crypto_pwhash_OPSLIMIT_MIN, 8192 * 2), 0);
+	assert_int_equal(store_user_set_password(db, "bob", weak), 0);
+	verify_calls = 0;
+	assert_int_equal(login_threaded("bob", PW, &u), 0);
+	assert_int_equal(store_user_get(db, "bob", &u, stored, sizeof(stored)), 0);
+	assert_string_not_equal(stored, weak);
+	assert_int_equal(crypto_pwhash_str_needs_rehash(stored, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+							crypto_pwhash_MEMLIMIT_INTERACTIVE),
+			 0);
+	assert_true(auth_password_verify(stored, PW));
+}
+
+static void test_login_xsrf(void **state)
+{
+	uint8_t key[AUTH_LOGIN_XSRF_KEY], other[AUTH_LOGIN_XSRF_KEY];
+	char a[AUTH_LOGIN_XSRF_SIZE], b[AUTH_LOGIN_XSRF_SIZE], t[AUTH_LOGIN_XSRF_SIZE + 8];
+	int64_t now = 1700000000;
+
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	assert_int_equal(auth_login_xsrf_new(key, now, a), 0);
+	assert_int_equal(auth_login_xsrf_new(key, now, b), 0);
+	assert_string_not_equal(a, b);
+	assert_true(str_has_prefix(a, "v1.1700000000."));
+	assert_int_equal(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."), strlen(a));
+	assert_true(auth_login_xsrf_valid(key, a, now, 3600));
+	assert_true(auth_login_xsrf_valid(key, a, now + 3600, 3600));
+	assert_false(auth_login_xsrf_valid(key, a, now + 3601, 3600)); /* expired */
+	assert_false(auth_login_xsrf_valid(key, a, now - 3600, 3600)); /* from the future */
+	assert_false(auth_login_xsrf_valid(other, a, now, 3600));      /* another key (hub restart) */
+	/* any changed byte */
+	for (size_t i = 0; i < strlen(a); i++) {
+		nbw_strlcpy(t, a, sizeof(t));
+		t[i] = t[i] == 'A' ? 'B' : 'A';
+		assert_false(auth_login_xsrf_valid(key, t, now, 3600));
+	}
+	/* a later issue time with the old MAC */
+	nbw_strlcpy(t, a, sizeof(t));
+	t[3] = '2';
+	assert_false(auth_login_xsrf_valid(key, t, now, 2000000000));
+	nbw_strlcpy(t, a, sizeof(t));
+	t[strlen(t) - 1] = '\0';
+	assert_false(auth_login_xsrf_valid(key, t, now, 3600));
+	/* what the hub used to accept: any 43 b64url characters */
+	assert_false(auth_login_xsrf_valid(key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", now, 3600));
+	assert_false(auth_login_xsrf_valid(key, "", now, 3600));
+	assert_false(auth_login_xsrf_valid(key, "v1.", now, 3600));
+	assert_false(auth_login_xsrf_valid(key, "v1..", now, 3600));
+	assert_false(auth_login_xsrf_valid(key, NULL, now, 3600));
 }
 
 /* ---- tokens ---- */
@@ -411,6 +505,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_password_hash_verify),
 		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_login_steps),
+		cmocka_unit_test(test_login_xsrf),
 		cmocka_unit_test(test_token_issue_check),
 		cmocka_unit_test(test_token_expiry),
 		cmocka_unit_test(test_session_hub),
