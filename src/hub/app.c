@@ -363,7 +363,12 @@ static void on_handle(struct http_req *req, void *ud)
 
 static void on_abort(struct http_req *req, void *ud)
 {
-	hub__ctx_abort(ud, req);
+	const struct hub_ctx *c = req->app;
+
+	if (c && c->kind == HUB_CTX_LOGIN)
+		hub__login_abort(ud, req);
+	else
+		hub__ctx_abort(ud, req);
 }
 
 static void on_activity(const char *server_user, void *ud)
@@ -529,11 +534,18 @@ int hub_run(const struct config *cfg, struct store *store, int ipc_fd, int liste
 	h.sigint.data = &h;
 	uv_signal_start(&h.sigint, on_signal, SIGINT);
 
-	r = hub__mon_start(&h);
-	if (r < 0)
+	r = hub__login_init(&h);
+	if (r < 0) {
+		log_error_errno(r, "Failed to set up logins: %m");
 		hub__shutdown(&h, 1);
+	} else {
+		r = hub__mon_start(&h);
+		if (r < 0)
+			hub__shutdown(&h, 1);
+	}
 
 	uv_run(&loop, UV_RUN_DEFAULT);
+	hub__login_done_all(&h);
 	r = uv_loop_close(&loop);
 	if (r < 0)
 		log_debug("Event loop closed with handles left: %s", uv_strerror(r));

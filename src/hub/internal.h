@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth/auth.h"
 #include "common/common.h"
 #include "ipc/ipc.h"
 #include "store/store.h"
@@ -49,7 +50,7 @@ struct hub_server {
 };
 
 /* ---- per-request async contexts (req->app) ---- */
-enum hub_ctx_kind { HUB_CTX_WATCH = 1, HUB_CTX_STOPWAIT };
+enum hub_ctx_kind { HUB_CTX_WATCH = 1, HUB_CTX_STOPWAIT, HUB_CTX_LOGIN };
 
 struct hub_ctx {
 	int kind;
@@ -57,6 +58,37 @@ struct hub_ctx {
 	struct http_req *req;
 	char user[NBW_USERNAME_MAX + 1];
 	uint64_t deadline_ms; /* STOPWAIT */
+};
+
+/* ---- logins: argon2id runs on libuv's threadpool, a few at a time ---- */
+#define HUB_LOGIN_RUNNING_MAX 2	  /* verifications at once */
+#define HUB_LOGIN_PENDING_MAX 16  /* waiting for a slot; beyond: 429 */
+#define HUB_LOGIN_XSRF_MAX_AGE 43200 /* seconds a login form stays valid */
+#define HUB_LOGIN_XSRF_REUSE_AGE 3600 /* a login page reuses a younger cookie (several tabs) */
+#define HUB_THROTTLE_SLOTS 512
+#define HUB_THROTTLE_AUDIT_PER_SEC 10 /* throttled attempts recorded per second; the rest counted */
+
+struct hub_login {
+	struct hub_ctx ctx; /* kind HUB_CTX_LOGIN, not in hub.ctxs; ctx.req NULL once the client left */
+	struct hub_login *next; /* pending queue */
+	uv_work_t work;
+	bool running;
+	char next_url[HUB_NEXT_MAX + 1];
+	char ip_key[64];
+	struct auth_login_job job; /* secrets: wiped before free */
+};
+
+struct hub_throttle_slot {
+	char key[72];
+	uint32_t fails;	  /* in the window that started at window_start */
+	uint32_t strikes; /* blocks so far: each one twice as long */
+	uint64_t window_start, blocked_until, last_fail, last_seen; /* ms */
+};
+
+struct hub_throttle {
+	uint32_t limit; /* failures per window that start a block */
+	uint64_t window_ms, block_ms, block_max_ms, forget_ms;
+	struct hub_throttle_slot slots[HUB_THROTTLE_SLOTS];
 };
 
 struct hub_outmsg {
@@ -91,6 +123,14 @@ struct hub {
 	size_t n_servers, cap_servers;
 
 	struct hub_ctx *ctxs; /* watchers and stop waiters */
+
+	uint8_t login_xsrf_key[AUTH_LOGIN_XSRF_KEY]; /* per process: login forms from before a restart expire */
+	struct hub_throttle *throttle_ip, *throttle_name;
+	struct hub_login *login_head, *login_tail; /* pending */
+	size_t login_pending;
+	unsigned login_running;
+	uint64_t login_audit_sec;
+	unsigned login_audit_n, login_audit_dropped;
 
 	bool shutting_down;
 	int exit_code;
@@ -128,6 +168,31 @@ void hub__pages_dispatch(struct hub *h, struct http_req *req);
 void hub__page_error(struct hub *h, struct http_req *req, int status, const char *message);
 /* ---- assets.c ---- */
 bool hub__asset_get(const char *path, const char **ret_type, const char **ret_body, size_t *ret_len);
+
+/* ---- login.c ---- */
+int hub__login_init(struct hub *h);
+void hub__login_done_all(struct hub *h); /* after the loop ended */
+/* Queue l (job begun) for verification: 0; -EBUSY when too many wait (the
+ * caller answers 429 and frees l), other errors likewise. On completion
+ * hub__login_finish() runs on the loop thread unless the client left. */
+int hub__login_start(struct hub *h, struct http_req *req, struct hub_login *l);
+void hub__login_abort(struct hub *h, struct http_req *req);
+void hub__login_free(struct hub_login *l);
+/* auth.login.failure with reason "throttled", at most HUB_THROTTLE_AUDIT_PER_SEC a second. */
+void hub__login_audit_throttled(struct hub *h, const char *user, const char *ip);
+/* pages.c: the verification of l ended with r (auth_login_end) and u. */
+void hub__login_finish(struct hub *h, struct http_req *req, struct hub_login *l, int r, const struct store_user *u);
+
+/* ---- throttle.c (pure) ---- */
+void hub__throttle_init(struct hub_throttle *t, uint32_t limit, uint64_t window_ms, uint64_t block_ms,
+			uint64_t block_max_ms);
+/* ms until key may try again, 0 when it is not blocked. */
+uint64_t hub__throttle_check(struct hub_throttle *t, const char *key, uint64_t now_ms);
+/* Count a failure; the block (ms) it started, else 0. */
+uint64_t hub__throttle_fail(struct hub_throttle *t, const char *key, uint64_t now_ms);
+void hub__throttle_clear(struct hub_throttle *t, const char *key);
+/* Throttle key of a client address: IPv4 as is (also v4-mapped), IPv6 its /64. */
+int hub__ip_key(const char *ip, char *out, size_t size);
 
 /* ---- api.c ---- */
 void hub__api_dispatch(struct hub *h, struct http_req *req);

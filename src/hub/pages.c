@@ -142,20 +142,17 @@ static void redirect_login(struct http_req *req)
 
 /* ---- login ---- */
 
-static bool xsrf_cookie_valid(const char *v)
-{
-	size_t n = strlen(v);
-	return n == 43 && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
-}
-
 static void render_login(struct hub *h, struct http_req *req, const char *next, const char *error, int status)
 {
 	struct page p = {0};
-	char xsrf[HUB_XSRF_SIZE];
+	char xsrf[AUTH_LOGIN_XSRF_SIZE];
+	int64_t now = nbw_time_now();
 
-	/* double-submit token for the login form (there is no session yet) */
-	if (http_req_cookie(req, HUB_XSRF_COOKIE, xsrf, sizeof(xsrf)) < 0 || !xsrf_cookie_valid(xsrf)) {
-		if (nbw_random_token(xsrf, sizeof(xsrf), 32) < 0) {
+	/* double-submit token for the login form (there is no session yet),
+	 * minted by us; a young one is kept so that several tabs work */
+	if (http_req_cookie(req, HUB_XSRF_COOKIE, xsrf, sizeof(xsrf)) < 0 ||
+	    !auth_login_xsrf_valid(h->login_xsrf_key, xsrf, now, HUB_LOGIN_XSRF_REUSE_AGE)) {
+		if (auth_login_xsrf_new(h->login_xsrf_key, now, xsrf) < 0) {
 			hub__page_error(h, req, 500, "Internal error");
 			return;
 		}
@@ -286,13 +283,25 @@ static void login_get(struct hub *h, struct http_req *req)
 	render_login(h, req, next, NULL, 200);
 }
 
+/* 429 with Retry-After (seconds, rounded up). */
+static void login_throttled(struct hub *h, struct http_req *req, const char *user, const char *next, uint64_t ms,
+			    const char *message)
+{
+	char ra[24];
+
+	nbw_snprintf(ra, sizeof(ra), "%llu", (unsigned long long)((ms + 999) / 1000));
+	http_add_header(req, "Retry-After", ra);
+	hub__login_audit_throttled(h, user, req->client_ip);
+	render_login(h, req, next, message, 429);
+}
+
 static void login_post(struct hub *h, struct http_req *req)
 {
 	char user[NBW_USERNAME_MAX * 4 + 1] = "", pw[AUTH_PASSWORD_MAX + 1] = "";
-	char fx[HUB_XSRF_SIZE] = "", cx[HUB_XSRF_SIZE] = "", next[HUB_NEXT_MAX + 1];
-	char cookie[AUTH_COOKIE_SIZE], old[AUTH_COOKIE_SIZE];
-	struct store_user u;
-	struct store_session sess;
+	char fx[AUTH_LOGIN_XSRF_SIZE] = "", cx[AUTH_LOGIN_XSRF_SIZE] = "", next[HUB_NEXT_MAX + 1];
+	const char *name; /* the typed name when it is a valid one (audit, throttle), else NULL */
+	struct hub_login *l;
+	uint64_t now_ms = nbw_time_mono_ms(), wait_ip, wait_name = 0;
 	int r;
 
 	get_next(req, true, next, sizeof(next));
@@ -308,37 +317,81 @@ static void login_post(struct hub *h, struct http_req *req)
 		for (char *q = user; *q; q++)
 			*q = (char)tolower((unsigned char)*q);
 	}
+	/* Anything else typed there (a password, by mistake) never reaches a log. */
+	name = nbw_username_valid(user) ? user : NULL;
 	if (http_req_cookie(req, HUB_XSRF_COOKIE, cx, sizeof(cx)) < 0 ||
-	    http_req_form(req, "_xsrf", fx, sizeof(fx)) < 0 || !cx[0] || !auth_xsrf_ok(cx, fx)) {
-		hub__audit(h, IPC_EV_LOGIN_FAILURE, user, req->client_ip, "XSRF check failed", NULL);
+	    http_req_form(req, "_xsrf", fx, sizeof(fx)) < 0 ||
+	    !auth_login_xsrf_valid(h->login_xsrf_key, cx, nbw_time_now(), HUB_LOGIN_XSRF_MAX_AGE) ||
+	    !auth_xsrf_ok(cx, fx)) {
+		hub__audit(h, IPC_EV_LOGIN_FAILURE, name, req->client_ip, "XSRF check failed", NULL);
 		render_login(h, req, next, "Your sign-in form expired. Please try again.", 403);
 		return;
 	}
 	r = http_req_form(req, "password", pw, sizeof(pw));
 	if (r < 0 || !user[0] || !pw[0]) {
 		explicit_bzero(pw, sizeof(pw));
-		hub__audit(h, IPC_EV_LOGIN_FAILURE, user, req->client_ip,
+		hub__audit(h, IPC_EV_LOGIN_FAILURE, name, req->client_ip,
 			   r == -ENAMETOOLONG ? "password too long" : "missing username or password", NULL);
 		render_login(h, req, next, "Invalid username or password.", 403);
 		return;
 	}
-	r = auth_login(h->store, user, pw, &u);
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		explicit_bzero(pw, sizeof(pw));
+		hub__page_error(h, req, 500, "Internal error");
+		return;
+	}
+	if (hub__ip_key(req->client_ip, l->ip_key, sizeof(l->ip_key)) < 0)
+		nbw_strlcpy(l->ip_key, "?", sizeof(l->ip_key));
+	if (name)
+		nbw_strlcpy(l->ctx.user, name, sizeof(l->ctx.user));
+	nbw_strlcpy(l->next_url, next, sizeof(l->next_url));
+	wait_ip = hub__throttle_check(h->throttle_ip, l->ip_key, now_ms);
+	if (name)
+		wait_name = hub__throttle_check(h->throttle_name, name, now_ms);
+	if (wait_ip || wait_name) {
+		explicit_bzero(pw, sizeof(pw));
+		hub__login_free(l);
+		login_throttled(h, req, name, next, wait_ip > wait_name ? wait_ip : wait_name,
+				"Too many failed sign-ins. Please wait a while and try again.");
+		return;
+	}
+	r = auth_login_begin(h->store, user, pw, &l->job);
 	explicit_bzero(pw, sizeof(pw));
+	if (r >= 0)
+		r = hub__login_start(h, req, l);
 	if (r < 0) {
-		hub__audit(h, IPC_EV_LOGIN_FAILURE, user, req->client_ip,
+		hub__login_free(l);
+		if (r == -EBUSY) {
+			login_throttled(h, req, name, next, 1000, "Too many sign-ins at once. Please try again.");
+			return;
+		}
+		log_error_errno(r, "Login check failed: %m");
+		hub__page_error(h, req, 500, "Internal error");
+	}
+}
+
+void hub__login_finish(struct hub *h, struct http_req *req, struct hub_login *l, int r, const struct store_user *u)
+{
+	char cookie[AUTH_COOKIE_SIZE], old[AUTH_COOKIE_SIZE];
+	const char *name = l->ctx.user[0] ? l->ctx.user : NULL;
+	struct store_session sess;
+
+	if (r < 0) {
+		hub__audit(h, IPC_EV_LOGIN_FAILURE, name, req->client_ip,
 			   r == -EPERM ? "invalid credentials" : "internal error", NULL);
 		if (r != -EPERM)
 			log_error_errno(r, "Login check failed: %m");
-		render_login(h, req, next, "Invalid username or password.", 403);
+		render_login(h, req, l->next_url, "Invalid username or password.", 403);
 		return;
 	}
 	/* a previous session in this browser ends here (no fixation, no leftovers) */
 	if (http_req_cookie(req, HUB_SESSION_COOKIE, old, sizeof(old)) >= 0 && old[0])
 		(void)auth_session_revoke(h->store, old);
 	explicit_bzero(old, sizeof(old));
-	r = auth_session_create(h->store, u.name, h->cfg->hub.cookie_max_age, cookie, &sess);
+	r = auth_session_create(h->store, u->name, h->cfg->hub.cookie_max_age, cookie, &sess);
 	if (r < 0) {
-		log_error_errno(r, "Failed to create a session for '%s': %m", u.name);
+		log_error_errno(r, "Failed to create a session for '%s': %m", u->name);
 		hub__page_error(h, req, 500, "Could not create a session");
 		return;
 	}
@@ -347,12 +400,12 @@ static void login_post(struct hub *h, struct http_req *req)
 		hub__page_error(h, req, 500, "Could not create a session");
 		return;
 	}
-	hub__audit(h, IPC_EV_LOGIN_SUCCESS, u.name, req->client_ip, NULL, NULL);
+	hub__audit(h, IPC_EV_LOGIN_SUCCESS, u->name, req->client_ip, NULL, NULL);
 	{
 		struct hub_caller c
-		    __attribute__((cleanup(hub__caller_wipe))) = {.via = HUB_VIA_COOKIE, .user = u, .sess = sess};
+		    __attribute__((cleanup(hub__caller_wipe))) = {.via = HUB_VIA_COOKIE, .user = *u, .sess = sess};
 		nbw_strlcpy(c.cookie, cookie, sizeof(c.cookie));
-		finish_login(h, req, &c, next, false);
+		finish_login(h, req, &c, l->next_url, false);
 	}
 	explicit_bzero(cookie, sizeof(cookie));
 	explicit_bzero(&sess, sizeof(sess));

@@ -589,6 +589,89 @@ static void test_user_fetch(void **state)
 	assert_int_equal(ufetch("websocket", "cross-site", "websocket", "https://evil.example", own), -EPERM);
 }
 
+static void test_throttle(void **state)
+{
+	struct hub_throttle *t = calloc(1, sizeof(*t));
+	char key[32];
+	uint64_t now = 1000000;
+	(void)state;
+
+	assert_non_null(t);
+	hub__throttle_init(t, 3, 60000, 30000, 120000);
+	assert_int_equal(hub__throttle_check(t, "a", now), 0);
+	assert_int_equal(hub__throttle_fail(t, "a", now), 0);
+	assert_int_equal(hub__throttle_fail(t, "a", now + 1000), 0);
+	assert_int_equal(hub__throttle_check(t, "a", now + 1000), 0);
+	/* the third failure in the window starts a block; other keys are not affected */
+	assert_int_equal(hub__throttle_fail(t, "a", now + 2000), 30000);
+	assert_int_equal(hub__throttle_check(t, "a", now + 2000), 30000);
+	assert_int_equal(hub__throttle_check(t, "a", now + 31999), 1);
+	assert_int_equal(hub__throttle_check(t, "a", now + 32000), 0);
+	assert_int_equal(hub__throttle_check(t, "b", now + 2000), 0);
+	/* failures of attempts that were in flight do not extend a block */
+	assert_int_equal(hub__throttle_fail(t, "a", now + 3000), 0);
+	assert_int_equal(hub__throttle_check(t, "a", now + 32000), 0);
+	/* the next block is twice as long, up to the maximum */
+	now += 40000;
+	hub__throttle_fail(t, "a", now);
+	hub__throttle_fail(t, "a", now);
+	assert_int_equal(hub__throttle_fail(t, "a", now), 60000);
+	now += 70000;
+	hub__throttle_fail(t, "a", now);
+	hub__throttle_fail(t, "a", now);
+	assert_int_equal(hub__throttle_fail(t, "a", now), 120000);
+	now += 130000;
+	hub__throttle_fail(t, "a", now);
+	hub__throttle_fail(t, "a", now);
+	assert_int_equal(hub__throttle_fail(t, "a", now), 120000);
+	/* failures spread over more than a window never block */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(hub__throttle_fail(t, "slow", now + (uint64_t)i * 30000), 0);
+	/* a success clears the key; strikes are forgotten after a quiet while */
+	hub__throttle_clear(t, "a");
+	assert_int_equal(hub__throttle_check(t, "a", now), 0);
+	hub__throttle_fail(t, "c", now);
+	hub__throttle_fail(t, "c", now);
+	assert_int_equal(hub__throttle_fail(t, "c", now), 30000);
+	now += 10 * 120000;
+	hub__throttle_fail(t, "c", now);
+	hub__throttle_fail(t, "c", now);
+	assert_int_equal(hub__throttle_fail(t, "c", now), 30000);
+
+	/* bounded: many keys evict the least recently used idle ones, never a blocked one */
+	hub__throttle_init(t, 1, 60000, 30000, 120000);
+	now = 5000000;
+	assert_int_equal(hub__throttle_fail(t, "victim", now), 30000);
+	for (int i = 0; i < 3 * HUB_THROTTLE_SLOTS; i++) {
+		nbw_snprintf(key, sizeof(key), "k%d", i);
+		hub__throttle_check(t, key, now + 1);
+		assert_int_equal(hub__throttle_fail(t, key, now + 1), 30000);
+		/* their blocks end, the victim's does not: only idle slots may go */
+		for (size_t j = 0; j < HUB_THROTTLE_SLOTS; j++)
+			if (strcmp(t->slots[j].key, "victim") != 0)
+				t->slots[j].blocked_until = 0;
+	}
+	assert_true(hub__throttle_check(t, "victim", now + 2) > 0);
+	free(t);
+}
+
+static void test_ip_key(void **state)
+{
+	char out[64];
+	(void)state;
+	assert_true(hub__ip_key("127.0.0.1", out, sizeof(out)) >= 0);
+	assert_string_equal(out, "127.0.0.1");
+	assert_true(hub__ip_key("::ffff:10.1.2.3", out, sizeof(out)) >= 0);
+	assert_string_equal(out, "10.1.2.3");
+	assert_true(hub__ip_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", out, sizeof(out)) >= 0);
+	assert_string_equal(out, "2001:db8:1:2::/64");
+	assert_true(hub__ip_key("::1", out, sizeof(out)) >= 0);
+	assert_string_equal(out, "::/64");
+	assert_int_equal(hub__ip_key("", out, sizeof(out)), -EINVAL);
+	assert_int_equal(hub__ip_key("evil", out, sizeof(out)), -EINVAL);
+	assert_int_equal(hub__ip_key(NULL, out, sizeof(out)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +694,8 @@ int main(void)
 	    cmocka_unit_test(test_referer_path),
 	    cmocka_unit_test(test_hub_fetch),
 	    cmocka_unit_test(test_user_fetch),
+	    cmocka_unit_test(test_throttle),
+	    cmocka_unit_test(test_ip_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
