@@ -2,8 +2,11 @@
  *
  * Contract:
  * - Bounded: request head <= limits.max_header bytes (431), buffered bodies <=
- *   limits.max_body (413), <= limits.max_connections (further accepts closed),
- *   idle/slowloris timeouts on the head.
+ *   limits.max_body (413), <= limits.max_connections and <=
+ *   limits.max_conns_per_ip from one client address (IPv6: one /64) (further
+ *   accepts closed at once), idle/slowloris timeouts on the head: a new
+ *   connection's first head must be complete first_header_timeout_ms after the
+ *   accept, later heads header_timeout_ms after their first byte.
  * - For every request, ops->route() runs when the head is complete. It either
  *   responds at once, asks for the body to be buffered (then ops->handle()), or
  *   hands the request to the proxy with a filled struct proxy_target.
@@ -73,7 +76,7 @@ struct http_limits {
 	bool secure;		       /* https in front: cookies Secure, etc. */
 	/* (fields below: 0 means the default) */
 	uint32_t max_conns_per_ip;	  /* default 64: further accepts from that address closed at once */
-	uint32_t first_header_timeout_ms; /* default 10000: a new connection's first request head */
+	uint32_t first_header_timeout_ms; /* default 10000 (at most header_timeout_ms): a new connection's first head */
 	uint32_t ws_max_message;	  /* default 8 MiB: a kernel WebSocket client message (exec tap) */
 	uint32_t ws_buffer_total;	  /* default 64 MiB: exec tap reassembly over all kernel WebSockets */
 	uint32_t ws_buffer_per_user;	  /* default 16 MiB: ... over those of one user's server */

@@ -84,6 +84,15 @@ static inline bool http__rp_is_http11(const struct http__rp *p)
 struct proxy_pool;
 struct proxy;
 
+#define HTTP_IP_BUCKETS 256
+
+/* Open connections of one client address (IPv6: its /64), for max_conns_per_ip. */
+struct http__ip_count {
+	struct http__ip_count *next;
+	uint8_t key[17]; /* family, then the address (IPv6: first 8 bytes) */
+	uint32_t n;
+};
+
 struct http_server {
 	uv_loop_t *loop;
 	uv_tcp_t listener;
@@ -93,6 +102,7 @@ struct http_server {
 	struct http_conn *conns;
 	uint32_t n_conns;
 	struct proxy_pool *pool;
+	struct http__ip_count *ip_buckets[HTTP_IP_BUCKETS];
 	bool closing;
 	bool listener_open;
 	bool pool_open;
@@ -131,6 +141,7 @@ struct http_conn {
 	bool read_paused; /* splice backpressure */
 	bool in_process;
 	bool reprocess;
+	bool served; /* a request was answered: later heads get header_timeout_ms */
 	enum http_resp_state resp;
 	int resp_status;
 	size_t write_bytes; /* queued to the client, not yet written */
@@ -140,6 +151,7 @@ struct http_conn {
 	char *extra[HTTP_MAX_EXTRA_HEADERS]; /* "Name: value\r\n" */
 	size_t n_extra;
 	struct proxy *proxy;
+	struct http__ip_count *ip; /* counted against this address */
 	size_t in_off, in_len;
 	char inbuf[HTTP_INBUF_SIZE];
 };

@@ -55,6 +55,51 @@ static void conn_reset_request(struct http_conn *c)
 	http__conn_free_extra(c);
 }
 
+static size_t ip_bucket(const uint8_t key[17])
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < 17; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h % HTTP_IP_BUCKETS;
+}
+
+/* Count c against its client address; false if that address is at its cap. */
+static bool ip_take(struct http_conn *c, const uint8_t key[17])
+{
+	struct http_server *srv = c->srv;
+	struct http__ip_count **head = &srv->ip_buckets[ip_bucket(key)], *e;
+
+	for (e = *head; e; e = e->next)
+		if (memcmp(e->key, key, sizeof(e->key)) == 0)
+			break;
+	if (e && e->n >= srv->limits.max_conns_per_ip)
+		return false;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return false;
+		memcpy(e->key, key, sizeof(e->key));
+		e->next = *head;
+		*head = e;
+	}
+	e->n++;
+	c->ip = e;
+	return true;
+}
+
+static void ip_release(struct http_conn *c)
+{
+	struct http__ip_count *e = TAKE_PTR(c->ip), **pp;
+
+	if (!e || --e->n > 0)
+		return;
+	for (pp = &c->srv->ip_buckets[ip_bucket(e->key)]; *pp != e; pp = &(*pp)->next)
+		;
+	*pp = e->next;
+	free(e);
+}
+
 static void conn_free(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
@@ -66,6 +111,7 @@ static void conn_free(struct http_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->n_conns--;
+	ip_release(c);
 	conn_reset_request(c);
 	http__rp_done(&c->rp);
 	free(c);
@@ -234,6 +280,7 @@ static void conn_check_done(struct http_conn *c)
 	}
 	conn_reset_request(c);
 	http__rp_next(&c->rp);
+	c->served = true;
 	timer_start(c, srv->limits.keepalive_timeout_ms);
 	conn_process(c);
 	conn_update_reading(c);
@@ -266,7 +313,10 @@ static void conn_on_begin(struct http__rp *p)
 {
 	struct http_conn *c = p->owner;
 
-	timer_start(c, c->srv->limits.header_timeout_ms);
+	/* The first head keeps the shorter timer started at accept: bytes
+	 * trickled in do not buy a new connection more time. */
+	if (c->served)
+		timer_start(c, c->srv->limits.header_timeout_ms);
 }
 
 static int conn_on_head(struct http__rp *p)
@@ -298,6 +348,8 @@ static int conn_on_head(struct http__rp *p)
 		}
 		if (p->expect_continue && p->has_body)
 			send_continue(c);
+		if (p->has_body) /* a (bounded) body gets its own time */
+			timer_start(c, srv->limits.header_timeout_ms);
 		break;
 	case HTTP_ROUTE_PROXY:
 		uv_timer_stop(&c->timer);
@@ -682,23 +734,35 @@ static void reject_connection(struct http_server *srv)
 	uv_close((uv_handle_t *)t, on_reject_closed);
 }
 
-static void peer_ip(struct http_conn *c)
+/* The client's address as text (req.client_ip) and as a counting key. */
+static void peer_ip(struct http_conn *c, uint8_t key[17])
 {
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 
+	memset(key, 0, 17);
 	nbw_strlcpy(c->req.client_ip, "unknown", sizeof(c->req.client_ip));
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0)
 		return;
-	if (ss.ss_family == AF_INET)
-		uv_ip4_name((struct sockaddr_in *)&ss, c->req.client_ip, sizeof(c->req.client_ip));
-	else if (ss.ss_family == AF_INET6) {
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		uv_ip4_name(s4, c->req.client_ip, sizeof(c->req.client_ip));
+		key[0] = 4;
+		memcpy(key + 1, &s4->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
 			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], c->req.client_ip, sizeof(c->req.client_ip));
-		else
+			key[0] = 4;
+			memcpy(key + 1, &s6->sin6_addr.s6_addr[12], 4);
+		} else {
 			uv_ip6_name(s6, c->req.client_ip, sizeof(c->req.client_ip));
+			/* one client usually holds a whole /64 */
+			key[0] = 6;
+			memcpy(key + 1, s6->sin6_addr.s6_addr, 8);
+		}
 	}
 }
 
@@ -706,6 +770,7 @@ static void on_connection(uv_stream_t *server, int status)
 {
 	struct http_server *srv = server->data;
 	struct http_conn *c;
+	uint8_t key[17];
 
 	if (status < 0 || srv->closing)
 		return;
@@ -741,9 +806,15 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close_handles(c);
 		return;
 	}
+	peer_ip(c, key);
+	if (!ip_take(c, key)) {
+		/* one address must not hold every slot */
+		c->closing = true;
+		conn_close_handles(c);
+		return;
+	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	peer_ip(c);
-	timer_start(c, srv->limits.header_timeout_ms);
+	timer_start(c, srv->limits.first_header_timeout_ms);
 	conn_update_reading(c);
 }
 
@@ -791,6 +862,11 @@ int http_server_new(uv_loop_t *loop, int listen_fd, const struct http_limits *li
 		srv->limits.header_timeout_ms = 30000;
 	if (!srv->limits.keepalive_timeout_ms)
 		srv->limits.keepalive_timeout_ms = 60000;
+	if (!srv->limits.max_conns_per_ip)
+		srv->limits.max_conns_per_ip = 64;
+	if (!srv->limits.first_header_timeout_ms)
+		srv->limits.first_header_timeout_ms =
+		    srv->limits.header_timeout_ms < 10000 ? srv->limits.header_timeout_ms : 10000;
 	r = proxy_pool_new(loop, &srv->ops, ud, &srv->limits, &srv->pool);
 	if (r < 0) {
 		free(srv);

@@ -30,6 +30,9 @@
 
 #define MAX_BODY (64 * 1024)
 #define MAX_HEADER 16384
+#define MAX_PER_IP 40
+#define HEADER_MS 1000
+#define FIRST_HEADER_MS 400
 #define WS_MAX (1024 * 1024)
 #define WS_TOTAL (3 * 1024 * 1024)
 #define WS_PER_USER (2 * 1024 * 1024)
@@ -266,7 +269,8 @@ static const llhttp_settings_t client_settings = {
     .on_message_complete = c_done,
 };
 
-static void client_open(struct client *c)
+/* Connect from a given loopback source address (127.0.0.0/8 is all ours). */
+static void client_open_from(struct client *c, const char *src)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	struct timeval tv = {.tv_sec = 15};
@@ -275,12 +279,23 @@ static void client_open(struct client *c)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(c->fd >= 0);
+	if (src) {
+		struct sockaddr_in from = {.sin_family = AF_INET};
+
+		assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+		assert_int_equal(bind(c->fd, (struct sockaddr *)&from, sizeof(from)), 0);
+	}
 	assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	c->cap = 1 << 20;
 	c->buf = malloc(c->cap);
 	assert_non_null(c->buf);
+}
+
+static void client_open(struct client *c)
+{
+	client_open_from(c, NULL);
 }
 
 static void client_close(struct client *c)
@@ -1229,32 +1244,139 @@ static void test_upstream_bad_head(void **state)
 	resp_free(&r);
 }
 
+/* A connection from src that gets an answer. */
+static void open_served(struct client *c, const char *src)
+{
+	struct resp r;
+
+	client_open_from(c, src);
+	client_sends(c, "GET /hub/echo HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(read_response(c, &r, false), 0);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+}
+
+/* A connection from src that the server closes at once. */
+static void expect_refused(const char *src)
+{
+	struct client c;
+	char b[16];
+
+	client_open_from(&c, src);
+	(void)send(c.fd, "GET /hub/echo HTTP/1.1\r\nHost: a\r\n\r\n", 36, MSG_NOSIGNAL);
+	assert_true(recv(c.fd, b, sizeof(b), 0) <= 0);
+	client_close(&c);
+}
+
 static void test_max_connections(void **state)
 {
 	enum { N = 64 };
-	struct client cs[N], extra;
+	struct client cs[N];
 	struct resp r;
-	char b[16];
 
 	usleep(300000); /* connections of earlier tests finish closing */
-	for (int i = 0; i < N; i++) {
-		client_open(&cs[i]);
-		client_sends(&cs[i], "GET /hub/echo HTTP/1.1\r\nHost: a\r\n\r\n");
-		assert_int_equal(read_response(&cs[i], &r, false), 0);
-		assert_int_equal(r.status, 200);
-		resp_free(&r);
-	}
+	/* from two addresses, each under its own cap (40) */
+	for (int i = 0; i < N; i++)
+		open_served(&cs[i], i % 2 ? "127.0.0.2" : "127.0.0.1");
 	/* one more is accepted by the kernel and closed by the server at once */
-	client_open(&extra);
-	client_sends(&extra, "GET /hub/echo HTTP/1.1\r\nHost: a\r\n\r\n");
-	assert_true(recv(extra.fd, b, sizeof(b), 0) <= 0);
-	client_close(&extra);
+	expect_refused("127.0.0.3");
 	for (int i = 0; i < N; i++)
 		client_close(&cs[i]);
 	usleep(300000);
 	simple("GET /hub/echo HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	assert_int_equal(r.status, 200);
 	resp_free(&r);
+}
+
+static void test_max_conns_per_ip(void **state)
+{
+	struct client cs[MAX_PER_IP], other;
+
+	usleep(300000);
+	for (int i = 0; i < MAX_PER_IP; i++)
+		open_served(&cs[i], "127.0.0.5");
+	/* the address is at its cap; another address is not */
+	expect_refused("127.0.0.5");
+	expect_refused("127.0.0.5");
+	open_served(&other, "127.0.0.6");
+	client_close(&other);
+	/* a slot comes back when one of them closes */
+	client_close(&cs[0]);
+	usleep(300000);
+	open_served(&cs[0], "127.0.0.5");
+	expect_refused("127.0.0.5");
+	for (int i = 0; i < MAX_PER_IP; i++)
+		client_close(&cs[i]);
+	usleep(300000);
+	open_served(&cs[0], "127.0.0.5");
+	client_close(&cs[0]);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send a partial head; how long until the 408? */
+static int64_t ms_to_408(struct client *c)
+{
+	struct resp r;
+	int64_t t0 = now_ms();
+
+	client_sends(c, "GET /hub/echo HTTP/1.1\r\nHost: a\r\n");
+	assert_int_equal(read_response(c, &r, false), 0);
+	assert_int_equal(r.status, 408);
+	assert_true(client_sees_eof(c));
+	resp_free(&r);
+	return now_ms() - t0;
+}
+
+static void test_first_head_timeout(void **state)
+{
+	struct client c;
+	struct resp r;
+	int64_t ms;
+
+	/* a new connection: FIRST_HEADER_MS from the accept, however the bytes trickle */
+	client_open(&c);
+	ms = ms_to_408(&c);
+	client_close(&c);
+	assert_true(ms < HEADER_MS - 100);
+
+	client_open(&c);
+	ms = now_ms();
+	usleep(FIRST_HEADER_MS * 1000 / 2);
+	client_sends(&c, "GET /hub/e");
+	usleep(FIRST_HEADER_MS * 1000 / 4);
+	client_sends(&c, "cho HTTP/1.1\r\n");
+	assert_int_equal(read_response(&c, &r, false), 0);
+	assert_int_equal(r.status, 408);
+	resp_free(&r);
+	client_close(&c);
+	assert_true(now_ms() - ms < HEADER_MS - 100);
+
+	/* a kept-alive connection's next head has the longer timeout */
+	client_open(&c);
+	client_sends(&c, "GET /hub/echo HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(read_response(&c, &r, false), 0);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	ms = ms_to_408(&c);
+	client_close(&c);
+	assert_true(ms >= HEADER_MS - 50);
+
+	/* a buffered body after a first head in time gets its own time */
+	client_open(&c);
+	client_sends(&c, "POST /hub/form HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n");
+	usleep(FIRST_HEADER_MS * 1000 * 3 / 2);
+	client_sends(&c, "field=x");
+	assert_int_equal(read_response(&c, &r, false), 0);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	client_close(&c);
 }
 
 static void test_upstream_down(void **state)
@@ -1315,8 +1437,10 @@ static int setup(void **state)
 	    .max_header = MAX_HEADER,
 	    .max_body = MAX_BODY,
 	    .max_connections = 64,
-	    .header_timeout_ms = 1000,
+	    .header_timeout_ms = HEADER_MS,
 	    .keepalive_timeout_ms = 5000,
+	    .max_conns_per_ip = MAX_PER_IP,
+	    .first_header_timeout_ms = FIRST_HEADER_MS,
 	    .ws_max_message = WS_MAX,
 	    .ws_buffer_total = WS_TOTAL,
 	    .ws_buffer_per_user = WS_PER_USER,
@@ -1374,6 +1498,8 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_max_connections),
+	    cmocka_unit_test(test_max_conns_per_ip),
+	    cmocka_unit_test(test_first_head_timeout),
 	    cmocka_unit_test(test_hub_response),
 	    cmocka_unit_test(test_header_injection),
 	    cmocka_unit_test(test_bad_requests),
