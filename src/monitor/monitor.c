@@ -16,6 +16,7 @@
 
 #include "common/common.h"
 #include "monitor/internal.h"
+#include "monitor/kaudit.h"
 #include "monitor/monitor.h"
 
 #define HUB_RESTART_MIN_MS 200
@@ -112,6 +113,24 @@ static void handle_audit(struct monitor *m, const struct ipc_audit *a, size_t le
 	}
 	(void)len;
 	monitor_audit(m, event, a->user, a->ip, f);
+}
+
+/* ---- kernel audit records (kaudit.c) ---- */
+
+/* The user whose server runs in a host uid range slot. */
+static const char *kaudit_lookup(void *userdata, uint32_t slot)
+{
+	struct monitor *m = userdata;
+
+	for (size_t i = 0; i < m->n_servers; i++)
+		if (m->servers[i]->slot == slot)
+			return m->servers[i]->user;
+	return NULL;
+}
+
+static void kaudit_emit(void *userdata, const char *event, const char *user, json_t *fields)
+{
+	monitor_audit(userdata, event, user, NULL, json_incref(fields));
 }
 
 /* ---- the hub process ---- */
@@ -391,6 +410,7 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 	struct sandbox_error serr = { 0 };
 	_cleanup_close_ int listen_fd = -1, config_fd = -1, sfd = -1;
 	uint64_t hub_restart_at = 0, hub_backoff = HUB_RESTART_MIN_MS, hub_started = 0, shutdown_deadline = 0;
+	struct kaudit *ka = NULL;
 	sigset_t mask;
 	int r, exit_code = 0;
 
@@ -456,9 +476,17 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 		return 1;
 	}
 
+	/* Refusals in the sandboxes (seccomp, Landlock) from the kernel's audit stream. */
+	if (kaudit_new(cfg->singleuser.host_uid_base, kaudit_lookup, kaudit_emit, m, &ka) < 0 ||
+	    (r = kaudit_open(ka)) < 0)
+		log_warn_errno(ka ? r : -ENOMEM, "Cannot read the kernel audit stream (NETLINK_AUDIT, AUDIT_NLGRP_READLOG); "
+				"refused syscalls, executions and writes in the sandboxes are still refused but NOT recorded "
+				"in the audit log");
+
 	r = hub_start(m, listen_fd, config_fd, config_path);
 	if (r < 0) {
 		log_error_errno(r, "Cannot start the hub process");
+		kaudit_free(ka);
 		audit_close(m->audit);
 		free(m);
 		return 1;
@@ -470,9 +498,10 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 	fflush(stdout);
 
 	for (;;) {
-		struct pollfd pfd[3] = { { .fd = sfd, .events = POLLIN },
+		struct pollfd pfd[4] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = m->hub_log_fd, .events = POLLIN },
-					 { .fd = m->hub_fd, .events = POLLIN } };
+					 { .fd = m->hub_fd, .events = POLLIN },
+					 { .fd = kaudit_fd(ka), .events = POLLIN } };
 		uint64_t now = nbw_time_mono_ms();
 		int timeout = -1, t;
 
@@ -492,13 +521,16 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 		t = audit_next_sync_ms(m->audit);
 		if (t >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;
+		t = ka ? kaudit_next_tick_ms(ka, now) : -1;
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
 		if (!m->shutting_down && m->hub_pid == 0 && hub_restart_at) {
 			t = hub_restart_at > now ? (int)(hub_restart_at - now) : 0;
 			if (timeout < 0 || t < timeout)
 				timeout = t;
 		}
 		/* A dispatch round may have left messages queued: come back at once. */
-		r = poll(pfd, 3, timeout);
+		r = poll(pfd, 4, timeout);
 		if (r < 0 && errno != EINTR) {
 			log_error_errno(-errno, "poll");
 			exit_code = 1;
@@ -526,6 +558,10 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 			hub_log_read(m);
 		if (m->hub_fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)))
 			hub_dispatch(m);
+		if (ka && (pfd[3].revents & POLLIN))
+			kaudit_dispatch(ka, nbw_time_mono_ms());
+		if (ka)
+			kaudit_tick(ka, nbw_time_mono_ms());
 		servers_tick(m);
 		audit_sync(m->audit, 0);
 		if (!m->shutting_down && m->hub_pid == 0 && hub_restart_at && nbw_time_mono_ms() >= hub_restart_at) {
@@ -543,6 +579,7 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	cgroup_parents_cleanup();
+	kaudit_free(ka);
 	hub_lost(m);
 	if (m->hub_log_fd >= 0) {
 		hub_log_read(m);
