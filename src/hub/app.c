@@ -394,6 +394,7 @@ static void on_execute(const struct proxy_target *t, const char *client_ip, cons
 	    strspn(exec->kernel_id, "0123456789abcdefABCDEF-") == strlen(exec->kernel_id))
 		nbw_strlcpy(a.kernel_id, exec->kernel_id, sizeof(a.kernel_id));
 	hub__sanitize_text(a.msg_id, sizeof(a.msg_id), exec->msg_id);
+	hub__sanitize_msg_type(a.msg_type, sizeof(a.msg_type), exec->msg_type);
 	if (exec->code && strlen(exec->sha256_hex) == 64) {
 		nbw_strlcpy(a.code_sha256, exec->sha256_hex, sizeof(a.code_sha256));
 		a.code_len = exec->code_len;

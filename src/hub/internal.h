@@ -309,6 +309,9 @@ int hub__user_fetch_check(const struct hub_fetch_input *in, const char *server, 
 
 /* Printable ASCII copy (others → '?'), truncated to size-1. */
 void hub__sanitize_text(char *dst, size_t size, const char *src);
+/* A kernel message type for the audit record: copied when made of [a-z_]
+ * only and it fits, else "" (the monitor then records "execute_request"). */
+void hub__sanitize_msg_type(char *dst, size_t size, const char *src);
 /* Copy when made of [0-9a-fA-F:.] only, else "". */
 void hub__sanitize_ip(char *dst, size_t size, const char *src);
 /* Largest n <= max such that s[0..n) does not end inside a UTF-8 sequence. */

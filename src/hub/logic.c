@@ -250,6 +250,16 @@ void hub__sanitize_text(char *dst, size_t size, const char *src)
 	dst[o] = '\0';
 }
 
+void hub__sanitize_msg_type(char *dst, size_t size, const char *src)
+{
+	if (size == 0)
+		return;
+	dst[0] = '\0';
+	if (!src || !src[0] || strlen(src) >= size || strspn(src, "abcdefghijklmnopqrstuvwxyz_") != strlen(src))
+		return;
+	memcpy(dst, src, strlen(src) + 1);
+}
+
 void hub__sanitize_ip(char *dst, size_t size, const char *src)
 {
 	if (size == 0)

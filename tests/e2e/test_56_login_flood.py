@@ -202,3 +202,31 @@ def test_login_failure_audit_names_only_valid_users(flood_daemon):
     assert all(r.get("user") in (None, "", d.runner) for r in d.audit_find("auth.login.failure")
                if r.get("ip") == "127.0.0.30")
     assert "tr0ub4dor" not in open(d.audit_file).read().lower()
+
+
+def test_kernel_execute_records_carry_message_type(flood_daemon):
+    """Not about logins: kernel.execute records name the kernel message type (the exec tap
+    reports execute_request and debug_request)."""
+    import uuid
+    from test_40_spawn import create_kernel, open_channels
+    d = flood_daemon
+    user, tok = d.runner, d.users[d.runner]["token"]
+    d.ensure_server(user, tok)
+    kid = create_kernel(d, user, token=tok)
+    ws = open_channels(d, user, kid, token=tok)
+    try:
+        out = nbw.run_cell(ws, "print(6 * 7)")
+        msg_id = uuid.uuid4().hex
+        content = {"seq": 1, "type": "request", "command": "evaluate",
+                   "arguments": {"expression": "1 + 1", "context": "repl"}}
+        ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": "e2e", "session": uuid.uuid4().hex,
+                       "msg_type": "debug_request", "version": "5.3",
+                       "date": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())},
+            "parent_header": {}, "metadata": {}, "content": content, "channel": "control", "buffers": []}))
+    finally:
+        ws.close()
+    rec = d.wait_audit("kernel.execute", kernel_id=kid, msg_id=out["msg_id"])[-1]
+    assert rec["msg_type"] == "execute_request", rec
+    rec = d.wait_audit("kernel.execute", kernel_id=kid, msg_id=msg_id)[-1]
+    assert rec["msg_type"] == "debug_request", rec

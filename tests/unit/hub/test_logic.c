@@ -672,6 +672,28 @@ static void test_ip_key(void **state)
 	assert_int_equal(hub__ip_key(NULL, out, sizeof(out)), -EINVAL);
 }
 
+static void test_msg_type(void **state)
+{
+	char t[32];
+	(void)state;
+	hub__sanitize_msg_type(t, sizeof(t), "debug_request");
+	assert_string_equal(t, "debug_request");
+	hub__sanitize_msg_type(t, sizeof(t), "execute_request");
+	assert_string_equal(t, "execute_request");
+	hub__sanitize_msg_type(t, sizeof(t), "unknown");
+	assert_string_equal(t, "unknown");
+	hub__sanitize_msg_type(t, sizeof(t), "Execute_Request");
+	assert_string_equal(t, "");
+	hub__sanitize_msg_type(t, sizeof(t), "execute request\n");
+	assert_string_equal(t, "");
+	hub__sanitize_msg_type(t, sizeof(t), "a_very_long_message_type_name_xyz"); /* 33 chars */
+	assert_string_equal(t, "");
+	hub__sanitize_msg_type(t, sizeof(t), NULL);
+	assert_string_equal(t, "");
+	hub__sanitize_msg_type(t, sizeof(t), "");
+	assert_string_equal(t, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -696,6 +718,7 @@ int main(void)
 	    cmocka_unit_test(test_user_fetch),
 	    cmocka_unit_test(test_throttle),
 	    cmocka_unit_test(test_ip_key),
+	    cmocka_unit_test(test_msg_type),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
