@@ -133,19 +133,26 @@ int hub__set_cookie(struct hub *h, struct http_req *req, const char *name, const
 	return r;
 }
 
-int hub__issue_server_cookie(struct hub *h, struct http_req *req, const char *parent_cookie, const char *server)
+int hub__issue_server_cookie(struct hub *h, struct http_req *req, const char *parent_cookie, const char *server,
+			     bool other)
 {
 	char ck[AUTH_COOKIE_SIZE];
 	char path[NBW_USERNAME_MAX + 16];
+	int64_t max_age = h->cfg->hub.cookie_max_age;
 	int r;
 
+	/* Another user's server (an admin): while that cookie lives, pages of
+	 * other servers on this origin could open that server in a window they
+	 * control. Keep it short and in the browser's memory only. */
+	if (other && max_age > HUB_OTHER_SERVER_MAX_AGE)
+		max_age = HUB_OTHER_SERVER_MAX_AGE;
 	r = nbw_snprintf(path, sizeof(path), "/user/%s/", server);
 	if (r < 0)
 		return r;
-	r = auth_session_create_server(h->store, parent_cookie, server, h->cfg->hub.cookie_max_age, ck);
+	r = auth_session_create_server(h->store, parent_cookie, server, max_age, ck);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create a server session for '%s': %m", server);
-	r = hub__set_cookie(h, req, HUB_SERVER_COOKIE, ck, path, h->cfg->hub.cookie_max_age);
+	r = hub__set_cookie(h, req, HUB_SERVER_COOKIE, ck, path, other ? -1 : max_age);
 	explicit_bzero(ck, sizeof(ck));
 	return r;
 }

@@ -22,6 +22,7 @@ struct http_server;
 #define HUB_XSRF_COOKIE "_xsrf"
 #define HUB_XSRF_SIZE 64
 #define HUB_NEXT_MAX 2048
+#define HUB_OTHER_SERVER_MAX_AGE 3600 /* an admin's cookie for another user's server */
 #define HUB_TOUCH_INTERVAL 30  /* seconds between store_user_touch per user */
 #define HUB_STOP_WAIT_MS 10000 /* DELETE .../server waits this long for IPC_STOPPED (JupyterHub's slow_stop_timeout)   \
 				*/
@@ -158,8 +159,10 @@ bool hub__xsrf_gate(struct hub *h, struct http_req *req, const struct hub_caller
 /* Set-Cookie helper honouring hub.cookie_secure. max_age < 0: session cookie; 0: delete. */
 int hub__set_cookie(struct hub *h, struct http_req *req, const char *name, const char *value, const char *path,
 		    int64_t max_age);
-/* Issue the path-scoped server cookie for `server` from a hub session cookie. */
-int hub__issue_server_cookie(struct hub *h, struct http_req *req, const char *parent_cookie, const char *server);
+/* Issue the path-scoped server cookie for `server` from a hub session cookie;
+ * other: not the session user's own server (at most HUB_OTHER_SERVER_MAX_AGE, a browser-session cookie). */
+int hub__issue_server_cookie(struct hub *h, struct http_req *req, const char *parent_cookie, const char *server,
+			     bool other);
 void hub__start_serving(struct hub *h);
 void hub__shutdown(struct hub *h, int exit_code);
 

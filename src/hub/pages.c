@@ -234,7 +234,7 @@ static void finish_login(struct hub *h, struct http_req *req, const struct hub_c
 			render_open_confirm(req, c, srv, next);
 			return;
 		}
-		if (hub__issue_server_cookie(h, req, c->cookie, srv) < 0) {
+		if (hub__issue_server_cookie(h, req, c->cookie, srv, strcmp(srv, c->user.name) != 0) < 0) {
 			hub__page_error(h, req, 500, "Could not open the server session");
 			return;
 		}

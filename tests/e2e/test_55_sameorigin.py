@@ -139,6 +139,9 @@ def test_admin_needs_confirmation_for_other_server(hub, alice_server, admin_brow
     r = admin_browser.post(hub.url + "/hub/open-server", data=form["inputs"], allow_redirects=False)
     assert r.status_code == 302 and nbw.location_path(r)[1] == nxt
     assert [p for _, p in server_cookies(r)] == [f"/user/{user}/"]
+    # short-lived: a browser-session cookie, not the hub's long max-age
+    attrs = [nbw.parse_set_cookie(h)[2] for h in nbw.set_cookie_headers(r) if h.startswith("nbwarden-server=")][0]
+    assert "max-age" not in attrs and "expires" not in attrs, attrs
     hub.note_cookies(admin_browser)
     r = admin_browser.get(hub.url + nxt, allow_redirects=False)
     assert r.status_code == 200 and "started" in r.json()
