@@ -928,6 +928,14 @@ static int send_response_head(struct proxy *p, int status)
 		if (strcasecmp(name, "Set-Cookie") == 0 &&
 		    !proxy_set_cookie_allowed(value, p->target.user, p->req ? p->req->path : NULL))
 			continue;
+		/* A user's pages must not join the hub's browsing context group
+		 * (the hub sends COOP same-origin to keep them apart), nor set
+		 * origin-wide state. */
+		if (strcasecmp(name, "Cross-Origin-Opener-Policy") == 0 ||
+		    strcasecmp(name, "Cross-Origin-Opener-Policy-Report-Only") == 0 ||
+		    strcasecmp(name, "Cross-Origin-Embedder-Policy") == 0 || strcasecmp(name, "Clear-Site-Data") == 0 ||
+		    strcasecmp(name, "Origin-Agent-Cluster") == 0 || strcasecmp(name, "Strict-Transport-Security") == 0)
+			continue;
 		if (!http_header_name_valid(name) || !http_header_value_valid(value))
 			continue;
 		sb_header(&b, name, value);

@@ -1027,6 +1027,11 @@ static void test_proxy_set_cookie(void **state)
 			fail_msg("Set-Cookie with %s got through:\n%s", bad[i], r.head);
 	assert_true(head_contains(&r, "Set-Cookie: good=1; Path=/user/test/\n"));
 	assert_true(head_contains(&r, "Set-Cookie: default=1\n"));
+	/* A user's pages cannot join the hub's browsing context group or clear its cookies. */
+	assert_false(head_contains(&r, "Cross-Origin-Opener-Policy"));
+	assert_false(head_contains(&r, "Cross-Origin-Embedder-Policy"));
+	assert_false(head_contains(&r, "Clear-Site-Data"));
+	assert_true(head_contains(&r, "X-Kept: 1"));
 	resp_free(&r);
 }
 

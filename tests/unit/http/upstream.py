@@ -86,6 +86,10 @@ class Cookies(tornado.web.RequestHandler):
                   "good=1; Path=/user/test/",
                   "default=1"):
             self.add_header("Set-Cookie", c)
+        self.set_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.set_header("Cross-Origin-Embedder-Policy", "require-corp")
+        self.set_header("Clear-Site-Data", '"cookies"')
+        self.set_header("X-Kept", "1")
         self.write("cookies")
 
 
