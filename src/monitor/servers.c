@@ -10,6 +10,23 @@
 #include "monitor/internal.h"
 
 #define PROBE_INTERVAL_MS 10
+/* How often the home volumes of running servers are checked for the 80 % warning. */
+#define QUOTA_CHECK_MS 2000
+
+/* What the lifecycle needs beyond struct server (internal.h is shared with
+ * monitor.c): every server is allocated here as a server_ext. */
+struct server_ext {
+	struct server s; /* first: (struct server *) <-> (struct server_ext *) */
+	pid_t mkfs_pid;  /* mkfs.ext4 of a new home volume, while SRV_STARTING */
+	int mkfs_out;    /* read end of its stdout/stderr, or -1 */
+	bool fresh;      /* the volume was just made */
+	bool warned;     /* storage.quota.warning written for the current crossing */
+};
+
+static struct server_ext *ext(struct server *s) { return (struct server_ext *)s; }
+
+static uint64_t next_quota_check_ms;
+static bool volumes_swept;
 
 static struct server *server_find(struct monitor *m, const char *user)
 {
@@ -27,7 +44,9 @@ static void server_remove(struct monitor *m, struct server *s)
 			break;
 		}
 	explicit_bzero(s->token, sizeof(s->token));
-	free(s);
+	if (ext(s)->mkfs_out >= 0)
+		close(ext(s)->mkfs_out);
+	free(ext(s));
 }
 
 size_t servers_count(const struct monitor *m) { return m->n_servers; }
@@ -56,14 +75,16 @@ static void progress(struct monitor *m, struct server *s, uint32_t percent, cons
 	monitor_send(m, IPC_PROGRESS, &p, sizeof(p));
 }
 
-/* Run the OCI runtime with stdio to the server's log. Never blocks on it. */
-static int run_runtime(struct server *s, char **argv, pid_t *ret_pid)
+/* Run a child (the OCI runtime, mkfs) with stdout/stderr to out_fd, or to the
+ * server's log when out_fd < 0. Never blocks on it. */
+static int run_child(struct server *s, char **argv, int out_fd, pid_t *ret_pid)
 {
 	_cleanup_close_ int logfd = -1, nullfd = -1;
 	pid_t pid;
 
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	logfd = open(s->paths.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	logfd = out_fd >= 0 ? fcntl(out_fd, F_DUPFD_CLOEXEC, 3)
+			    : open(s->paths.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (nullfd < 0 || logfd < 0)
 		return -errno;
 	pid = fork();
@@ -88,6 +109,11 @@ static int run_runtime(struct server *s, char **argv, pid_t *ret_pid)
 	}
 	*ret_pid = pid;
 	return 0;
+}
+
+static int run_runtime(struct server *s, char **argv, pid_t *ret_pid)
+{
+	return run_child(s, argv, -1, ret_pid);
 }
 
 static void start_delete(struct monitor *m, struct server *s);
@@ -124,12 +150,21 @@ static void start_delete(struct monitor *m, struct server *s)
 	}
 }
 
-/* After delete: remove files, tell the hub, audit, forget the server. */
+/* After delete: remove files, release the home volume, tell the hub, audit,
+ * forget the server. */
 static void finish_delete(struct monitor *m, struct server *s)
 {
+	struct sandbox_error err = { 0 };
 	int r = sandbox_cleanup(&s->paths);
 	if (r < 0)
 		log_warn_errno(r, "Cleaning up the sandbox of '%s'", s->user);
+	/* Always: a volume may be mounted even when the spawn failed later on. */
+	r = sandbox_volume_detach(m->cfg, s->user, &err);
+	if (r < 0)
+		log_error("Releasing the home volume of '%s': %s", s->user, err.message[0] ? err.message : strerror(-r));
+	r = sandbox_volume_abort(m->cfg, s->user);
+	if (r < 0)
+		log_warn_errno(r, "Removing the unfinished home volume of '%s'", s->user);
 	if (s->failed) {
 		struct ipc_failed f = { 0 };
 		nbw_strlcpy(f.user, s->user, sizeof(f.user));
@@ -147,11 +182,118 @@ static void finish_delete(struct monitor *m, struct server *s)
 	server_remove(m, s);
 }
 
-int servers_spawn(struct monitor *m, const struct ipc_spawn *req)
+/* Unmount what a crashed monitor left mounted, once, before the first spawn. */
+static void volumes_sweep(struct monitor *m)
+{
+	int r;
+
+	if (volumes_swept)
+		return;
+	volumes_swept = true;
+	r = sandbox_volume_detach_all(m->cfg);
+	if (r > 0)
+		log_warn("Released %d home volume(s) left mounted by an earlier run", r);
+	else if (r < 0)
+		log_warn_errno(r, "Looking for home volumes left mounted by an earlier run");
+}
+
+/* The steps after the home volume exists: mount it, write the bundle, run. */
+static void spawn_continue(struct monitor *m, struct server *s)
 {
 	struct sandbox_error err = { 0 };
 	_cleanup_free_ char **argv = NULL;
+	char msg[512], claim[64] = "";
+	int r;
+
+	sandbox_volume_claim(s->user, claim, sizeof(claim));
+	nbw_snprintf(msg, sizeof(msg), "Mounting the home volume %s", claim);
+	progress(m, s, 25, msg);
+	r = sandbox_volume_attach(m->cfg, s->user, s->slot, ext(s)->fresh, &err);
+	if (r < 0) {
+		nbw_snprintf(msg, sizeof(msg), "mounting the home volume failed: %s",
+			     err.message[0] ? err.message : strerror(-r));
+		s->runtime[0] = 0; /* nothing was started: no delete needed */
+		fail(m, s, msg);
+		return;
+	}
+	ext(s)->warned = sandbox_volume_warned_get(m->cfg, s->user);
+	{
+		/* A changed singleuser.storage.capacity applies to new volumes only. */
+		struct sandbox_volume_usage u;
+		uint64_t want = 0;
+		if (sandbox_volume_usage(m->cfg, s->user, &u) >= 0 && sandbox_volume_capacity(m->cfg, &want) >= 0 &&
+		    u.capacity_bytes != want)
+			log_info("Home volume %s keeps its size of %llu MiB (singleuser.storage.capacity is %llu MiB; "
+				 "existing volumes are not resized)",
+				 claim, (unsigned long long)(u.capacity_bytes >> 20), (unsigned long long)(want >> 20));
+	}
+
+	progress(m, s, 30, "Preparing the sandbox");
+	r = sandbox_prepare(m->cfg, s->user, s->slot, s->token, &s->paths, &err);
+	if (r < 0) {
+		nbw_snprintf(msg, sizeof(msg), "preparing the sandbox failed: %s",
+			     err.message[0] ? err.message : strerror(-r));
+		s->runtime[0] = 0; /* nothing was started: no delete needed */
+		fail(m, s, msg);
+		return;
+	}
+	progress(m, s, 40, "Starting the sandbox");
+	r = sandbox_argv_run(s->runtime, &s->paths, &argv);
+	if (r >= 0)
+		r = run_runtime(s, argv, &s->runtime_pid);
+	if (r < 0) {
+		nbw_snprintf(msg, sizeof(msg), "cannot run the OCI runtime %s: %s", s->runtime, strerror(-r));
+		fail(m, s, msg);
+	}
+}
+
+/* The home volume: 0 = go on now, 1 = mkfs child started (spawn_continue
+ * runs when it exits), -1 = failed (already reported). */
+static int spawn_volume(struct monitor *m, struct server *s)
+{
+	struct sandbox_error err = { 0 };
+	_cleanup_free_ char **argv = NULL;
+	char msg[512];
+	int r;
+
+	r = sandbox_volume_prepare(m->cfg, s->user, s->slot, &err);
+	if (r == 0)
+		return 0;
+	if (r > 0) {
+		int p[2] = { -1, -1 };
+		r = sandbox_volume_argv_mkfs(m->cfg, s->user, s->slot, &argv, &err);
+		/* mkfs's messages through a pipe, not the log: on a full disk the log
+		 * cannot take them. Non-blocking: a chatty mkfs loses output, never hangs;
+		 * it is read when mkfs has exited. */
+		if (r >= 0 && pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+			r = -errno;
+		if (r >= 0) {
+			r = run_child(s, argv, p[1], &ext(s)->mkfs_pid);
+			close(p[1]);
+			if (r < 0)
+				close(p[0]);
+			else
+				ext(s)->mkfs_out = p[0];
+		}
+		if (r >= 0) {
+			ext(s)->fresh = true;
+			return 1;
+		}
+		ext(s)->mkfs_pid = 0;
+	}
+	nbw_snprintf(msg, sizeof(msg), "creating the home volume failed: %s",
+		     err.message[0] ? err.message : strerror(-r));
+	s->runtime[0] = 0;
+	fail(m, s, msg);
+	return -1;
+}
+
+int servers_spawn(struct monitor *m, const struct ipc_spawn *req)
+{
+	struct sandbox_error err = { 0 };
+	struct server_ext *x;
 	struct server *s;
+	char msg[128], claim[64] = "";
 	int r;
 
 	s = server_find(m, req->user);
@@ -166,25 +308,29 @@ int servers_spawn(struct monitor *m, const struct ipc_spawn *req)
 		/* A spawn while deleting: the hub retries after IPC_STOPPED. */
 		return 0;
 	}
+	volumes_sweep(m);
 
 	monitor_audit(m, "server.spawn.request", req->user, req->ip[0] ? req->ip : NULL,
 		      json_pack("{s:s}", "actor", req->actor));
 
-	s = calloc(1, sizeof(*s));
-	if (!s)
+	x = calloc(1, sizeof(*x));
+	if (!x)
 		return -ENOMEM;
+	s = &x->s;
+	x->mkfs_out = -1;
 	nbw_strlcpy(s->user, req->user, sizeof(s->user));
 	s->state = SRV_STARTING;
 	s->started = nbw_time_now();
 	s->started_ms = nbw_time_mono_ms();
+	s->deadline_ms = s->started_ms + (uint64_t)m->cfg->singleuser.start_timeout * 1000u;
 	if (m->n_servers >= m->cfg->singleuser.max_servers || m->n_servers >= ARRAY_SIZE(m->servers)) {
 		struct ipc_failed f = { 0 };
-		const char *msg = "too many servers running (singleuser.maxServers)";
-		monitor_audit(m, "server.spawn.failure", s->user, NULL, json_pack("{s:s}", "reason", msg));
+		const char *fmsg = "too many servers running (singleuser.maxServers)";
+		monitor_audit(m, "server.spawn.failure", s->user, NULL, json_pack("{s:s}", "reason", fmsg));
 		nbw_strlcpy(f.user, s->user, sizeof(f.user));
-		nbw_strlcpy(f.message, msg, sizeof(f.message));
+		nbw_strlcpy(f.message, fmsg, sizeof(f.message));
 		monitor_send(m, IPC_FAILED, &f, sizeof(f));
-		free(s);
+		free(x);
 		return 0;
 	}
 	m->servers[m->n_servers++] = s;
@@ -214,27 +360,11 @@ int servers_spawn(struct monitor *m, const struct ipc_spawn *req)
 		fail(m, s, "cannot generate the server token");
 		return 0;
 	}
-	progress(m, s, 20, "Preparing home directory and sandbox");
-	r = sandbox_prepare(m->cfg, s->user, s->slot, s->token, &s->paths, &err);
-	if (r < 0) {
-		char msg[512];
-		nbw_snprintf(msg, sizeof(msg), "preparing the sandbox failed: %s",
-			     err.message[0] ? err.message : strerror(-r));
-		s->runtime[0] = 0; /* nothing was started: no delete needed */
-		fail(m, s, msg);
-		return 0;
-	}
-	progress(m, s, 40, "Starting the sandbox");
-	r = sandbox_argv_run(s->runtime, &s->paths, &argv);
-	if (r >= 0)
-		r = run_runtime(s, argv, &s->runtime_pid);
-	if (r < 0) {
-		char msg[512];
-		nbw_snprintf(msg, sizeof(msg), "cannot run the OCI runtime %s: %s", s->runtime, strerror(-r));
-		fail(m, s, msg);
-		return 0;
-	}
-	s->deadline_ms = s->started_ms + (uint64_t)m->cfg->singleuser.start_timeout * 1000u;
+	sandbox_volume_claim(s->user, claim, sizeof(claim));
+	nbw_snprintf(msg, sizeof(msg), "Preparing the home volume %s", claim);
+	progress(m, s, 15, msg);
+	if (spawn_volume(m, s) == 0)
+		spawn_continue(m, s);
 	return 0;
 }
 
@@ -291,6 +421,41 @@ static void describe_exit(int status, char *buf, size_t size)
 		nbw_snprintf(buf, size, "status %d", status);
 }
 
+/* The last non-empty line mkfs printed, as printable ASCII; closes the pipe. */
+static void mkfs_output_tail(struct server_ext *x, char *buf, size_t size)
+{
+	char out[4096];
+	size_t len = 0, start, end, o = 0;
+	ssize_t n;
+
+	buf[0] = 0;
+	if (x->mkfs_out < 0)
+		return;
+	/* Keep the newest 4 KiB. */
+	while ((n = read(x->mkfs_out, out + len, sizeof(out) - len)) > 0 || (n < 0 && errno == EINTR)) {
+		if (n <= 0)
+			continue;
+		len += (size_t)n;
+		if (len == sizeof(out)) {
+			memmove(out, out + sizeof(out) / 2, sizeof(out) / 2);
+			len = sizeof(out) / 2;
+		}
+	}
+	close(x->mkfs_out);
+	x->mkfs_out = -1;
+	end = len;
+	while (end > 0 && (out[end - 1] == '\n' || out[end - 1] == '\r' || out[end - 1] == ' '))
+		end--;
+	start = end;
+	while (start > 0 && out[start - 1] != '\n')
+		start--;
+	for (size_t i = start; i < end && o + 1 < size; i++) {
+		unsigned char c = (unsigned char)out[i];
+		buf[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	buf[o] = 0;
+}
+
 bool servers_child_exited(struct monitor *m, pid_t pid, int status)
 {
 	if (pid <= 0)
@@ -299,6 +464,36 @@ bool servers_child_exited(struct monitor *m, pid_t pid, int status)
 		struct server *s = m->servers[i];
 		char how[64], tail[300], msg[512];
 
+		if (ext(s)->mkfs_pid == pid) {
+			struct sandbox_error err = { 0 };
+			ext(s)->mkfs_pid = 0;
+			mkfs_output_tail(ext(s), tail, sizeof(tail));
+			if (s->state != SRV_STARTING)
+				return true; /* already failed (deadline) and being deleted */
+			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+				describe_exit(status, how, sizeof(how));
+				nbw_snprintf(msg, sizeof(msg), "creating the home volume failed: mkfs.ext4 %s%s%s", how,
+					     tail[0] ? ": " : "", tail);
+				s->runtime[0] = 0;
+				fail(m, s, msg);
+				return true;
+			}
+			if (sandbox_volume_commit(m->cfg, s->user, &err) < 0) {
+				nbw_snprintf(msg, sizeof(msg), "creating the home volume failed: %s", err.message);
+				s->runtime[0] = 0;
+				fail(m, s, msg);
+				return true;
+			}
+			log_info("Created the home volume of '%s' (%llu MiB)", s->user,
+				 (unsigned long long)(m->cfg->singleuser.storage_capacity >> 20));
+			if (s->stop_requested) {
+				s->runtime[0] = 0;
+				start_delete(m, s);
+				return true;
+			}
+			spawn_continue(m, s);
+			return true;
+		}
 		if (s->state == SRV_DELETING && s->runtime_pid == pid) {
 			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 				log_warn("'%s delete' for '%s' did not succeed", s->runtime, s->user);
@@ -346,9 +541,49 @@ bool servers_child_exited(struct monitor *m, pid_t pid, int status)
 	return false;
 }
 
+/* storage.quota.warning once per crossing of SANDBOX_VOLUME_WARN_PERCENT (re-armed
+ * below SANDBOX_VOLUME_REARM_PERCENT; the state survives restarts). */
+static void quota_check(struct monitor *m, struct server *s)
+{
+	struct sandbox_volume_usage u;
+	bool was = ext(s)->warned;
+	int r;
+
+	r = sandbox_volume_usage(m->cfg, s->user, &u);
+	if (r < 0) {
+		log_debug("Usage of the home volume of '%s': %s", s->user, strerror(-r));
+		return;
+	}
+	if (sandbox_volume_warn_step(&ext(s)->warned, u.percent)) {
+		char claim[64] = "";
+		sandbox_volume_claim(s->user, claim, sizeof(claim));
+		log_warn("Home volume %s is %u%% full", claim, u.percent);
+		monitor_audit(m, "storage.quota.warning", s->user, NULL,
+			      json_pack("{s:s,s:I,s:I,s:I,s:i}", "claim", claim, "used_bytes", (json_int_t)u.used_bytes,
+					"capacity_bytes", (json_int_t)u.capacity_bytes, "usable_bytes",
+					(json_int_t)u.usable_bytes, "percent", (int)u.percent));
+	}
+	if (was != ext(s)->warned) {
+		r = sandbox_volume_warned_set(m->cfg, s->user, ext(s)->warned);
+		if (r < 0)
+			log_warn_errno(r, "Recording the quota warning state of '%s'", s->user);
+	}
+}
+
 void servers_tick(struct monitor *m)
 {
 	uint64_t now = nbw_time_mono_ms();
+
+	/* At the first loop iteration, before any server of this run exists. */
+	if (!volumes_swept && m->n_servers == 0)
+		volumes_sweep(m);
+
+	if (now >= next_quota_check_ms) {
+		next_quota_check_ms = now + QUOTA_CHECK_MS;
+		for (size_t i = 0; i < m->n_servers; i++)
+			if (m->servers[i]->state == SRV_READY || m->servers[i]->state == SRV_WAITING)
+				quota_check(m, m->servers[i]);
+	}
 
 	for (size_t i = 0; i < m->n_servers; i++) {
 		struct server *s = m->servers[i];
@@ -362,6 +597,10 @@ void servers_tick(struct monitor *m)
 				     m->cfg->singleuser.start_timeout);
 			if (s->state == SRV_STARTING && s->runtime_pid > 0)
 				kill(s->runtime_pid, SIGKILL);
+			if (s->state == SRV_STARTING && ext(s)->mkfs_pid > 0) {
+				kill(ext(s)->mkfs_pid, SIGKILL); /* its exit is ignored from now on */
+				s->runtime[0] = 0;
+			}
 			fail(m, s, msg);
 			return; /* the table may have changed */
 		}
@@ -387,10 +626,21 @@ void servers_tick(struct monitor *m)
 
 int servers_next_tick_ms(const struct monitor *m)
 {
-	for (size_t i = 0; i < m->n_servers; i++)
+	bool running = false;
+	uint64_t now;
+
+	if (!volumes_swept)
+		return 0;
+	for (size_t i = 0; i < m->n_servers; i++) {
 		if (m->servers[i]->state == SRV_WAITING || m->servers[i]->state == SRV_STARTING)
 			return PROBE_INTERVAL_MS;
-	return -1;
+		running |= m->servers[i]->state == SRV_READY;
+	}
+	if (!running)
+		return -1;
+	/* The periodic home volume check. */
+	now = nbw_time_mono_ms();
+	return next_quota_check_ms > now ? (int)(next_quota_check_ms - now) : 0;
 }
 
 void servers_report_all(struct monitor *m)

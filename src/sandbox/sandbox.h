@@ -116,3 +116,76 @@ int sandbox_cleanup(const struct sandbox_paths *paths);
  * for the monitor to delete at start. *ret is a NULL-terminated malloc'd array. */
 int sandbox_list_leftovers(const struct config *cfg, char ***ret);
 void sandbox_strv_free(char **v);
+
+/* ==== home volumes (volume.c) ======================================================
+ * Each user's home is a PVC-like claim "claim-NAME": a sparse ext4 image
+ *   state_dir/volumes/                root 0700
+ *   state_dir/volumes/claim-NAME.img  root 0600, singleuser.storage.capacity bytes
+ * attached to an auto-clearing loop device and mounted (nosuid,nodev,noexec) on
+ *   state_dir/homes/NAME              the mount point: root 0700 underneath; the
+ *                                     volume's root (host jovyan uid) on top
+ * before the container starts, and unmounted (loop device released) after it is
+ * deleted. The image is kept across stops and culls; it is never shared.
+ *
+ * Creating a volume is two steps so the monitor never blocks on mkfs:
+ * sandbox_volume_prepare() returns 1 after creating claim-NAME.img.new; the
+ * monitor runs sandbox_volume_argv_mkfs() as a child, then sandbox_volume_commit()
+ * (or sandbox_volume_abort() on failure). A half-made image is never used.
+ *
+ * A change of singleuser.storage.capacity applies to new volumes only; existing
+ * images keep their size (growing them is a later step). A home directory from
+ * before volumes (a plain non-empty directory) is refused with a message, never
+ * migrated automatically. */
+#define SANDBOX_VOLUME_WARN_PERCENT 80u  /* storage.quota.warning at or above */
+#define SANDBOX_VOLUME_REARM_PERCENT 75u /* warn again after dropping below */
+
+struct sandbox_volume_usage {
+	uint64_t used_bytes;     /* blocks in use (statfs) */
+	uint64_t usable_bytes;   /* what the filesystem can hold (statfs f_blocks) */
+	uint64_t capacity_bytes; /* the claim's size (the image file) */
+	uint32_t percent;        /* used / usable, rounded down, 0..100 */
+};
+
+/* "claim-NAME" */
+int sandbox_volume_claim(const char *user, char *buf, size_t size);
+/* state_dir/volumes/claim-NAME.img */
+int sandbox_volume_image_path(const struct config *cfg, const char *user, char *buf, size_t size);
+/* singleuser.storage.capacity rounded down to whole MiB; -ERANGE outside 16 MiB..16 TiB. */
+int sandbox_volume_capacity(const struct config *cfg, uint64_t *ret_bytes);
+/* used * 100 / usable, rounded down, clamped to 100 (0 when usable is 0); overflow-safe. */
+uint32_t sandbox_volume_percent(uint64_t used, uint64_t usable);
+/* Warning hysteresis: true when a storage.quota.warning must be written now;
+ * updates *warned (set at >= WARN, cleared below REARM). */
+bool sandbox_volume_warn_step(bool *warned, uint32_t percent);
+
+/* 0: the image exists and can be attached; 1: a new image was created as
+ * claim-NAME.img.new and needs mkfs; -errno with err set otherwise (e.g. a plain
+ * home from before volumes, a symlinked or foreign image). */
+int sandbox_volume_prepare(const struct config *cfg, const char *user, uint32_t slot, struct sandbox_error *err);
+/* argv for: mkfs.ext4 -q -F -m 0 -E root_owner=HOSTUID:HOSTGID state_dir/volumes/claim-NAME.img.new
+ * (mkfs.ext4 found in a fixed root-owned PATH; -ENOENT with a message naming e2fsprogs). */
+int sandbox_volume_argv_mkfs(const struct config *cfg, const char *user, uint32_t slot, char ***ret_argv,
+			     struct sandbox_error *err);
+int sandbox_volume_commit(const struct config *cfg, const char *user, struct sandbox_error *err);
+/* Remove a claim-NAME.img.new (a failed or interrupted mkfs). Safe to call always. */
+int sandbox_volume_abort(const struct config *cfg, const char *user);
+/* Loop-attach (LOOP_CONFIGURE, autoclear) and mount the image on homes/NAME.
+ * fresh: just made by mkfs (lost+found is removed). A stale mount of ours on
+ * homes/NAME is unmounted first. Mounted nosuid,nodev, and noexec whenever the
+ * pod's home mount (sandbox_oci_spec) is noexec: runc 1.1 cannot remount a bind
+ * mount without a flag that is locked in the pod's user namespace. */
+int sandbox_volume_attach(const struct config *cfg, const char *user, uint32_t slot, bool fresh,
+			  struct sandbox_error *err);
+/* Unmount homes/NAME if mounted and make sure the loop device is released;
+ * 0 when nothing is left (or nothing was mounted); -EBUSY when the volume is
+ * still in use (it was detached lazily and the loop device goes with its last user). */
+int sandbox_volume_detach(const struct config *cfg, const char *user, struct sandbox_error *err);
+/* Detach every volume mounted below homes/ and remove every *.img.new (after a
+ * crash, before any server starts). Returns the number detached or -errno. */
+int sandbox_volume_detach_all(const struct config *cfg);
+/* statfs of the mounted volume; -ENOTCONN when homes/NAME is not a mounted volume. */
+int sandbox_volume_usage(const struct config *cfg, const char *user, struct sandbox_volume_usage *ret);
+/* Persisted warning state (state_dir/volumes/claim-NAME.warned), so that a
+ * crossing is audited once even across restarts. */
+bool sandbox_volume_warned_get(const struct config *cfg, const char *user);
+int sandbox_volume_warned_set(const struct config *cfg, const char *user, bool warned);
