@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 	FILE *out;
 	int fd;
 
-	if (argc != 2 || !p || sandbox__seccomp_compile(p, 0, &ctx) < 0) {
+	if (argc != 2 || !p || sandbox__seccomp_compile(p, 0, true, &ctx) < 0) {
 		fprintf(stderr, "seccomp-bpfgen: cannot compile the default profile\n");
 		return 1;
 	}

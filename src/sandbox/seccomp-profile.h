@@ -4,6 +4,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <seccomp.h>
 #include <stddef.h>
 
@@ -18,5 +19,8 @@ int sandbox__seccomp_parse(const char *data, size_t len, json_t **ret);
 
 /* The profile as a libseccomp filter, built the way runc 1.1 builds it
  * (unknown names skipped, value → datum_a, valueTwo → datum_b). default_errno
- * > 0 replaces the profile's defaultErrnoRet (tests use a distinctive one). */
-int sandbox__seccomp_compile(json_t *profile, int default_errno, scmp_filter_ctx *ret);
+ * > 0 replaces the profile's defaultErrnoRet (tests use a distinctive one).
+ * log_copy: the copy nbwarden-guard stacks with SECCOMP_FILTER_FLAG_LOG above
+ * the runtime's filter; rules answering with their own errno (clone3 ENOSYS)
+ * become ALLOW there, so only refusals are logged. */
+int sandbox__seccomp_compile(json_t *profile, int default_errno, bool log_copy, scmp_filter_ctx *ret);

@@ -134,8 +134,13 @@ def expect_audit(hub, kernel, name, since):
     if not kernel.logging:
         pytest.xfail("the sandbox has only runc's filter (runc 1.1 refuses seccomp flags): refusals are not "
                      "logged until nbwarden-guard stacks sandbox_seccomp_log_install()")
-    recs = nbw.wait_until(lambda: [r for r in denied_records(hub, name)[since:]], 5,
-                          what=f"sandbox.syscall.denied {name}")
+    try:
+        recs = nbw.wait_until(lambda: [r for r in denied_records(hub, name)[since:]], 5,
+                              what=f"sandbox.syscall.denied {name}")
+    except AssertionError as e:
+        recent = [{k: r.get(k) for k in ("event", "syscall", "count", "pid", "ts", "time")}
+                  for r in hub.audit_records() if str(r.get("event", "")).startswith("sandbox.")][-25:]
+        raise AssertionError(f"{e}; recent sandbox records: {recent}")
     assert all(isinstance(r.get("pid"), int) and r.get("syscall_nr") is not None for r in recs), recs
 
 
