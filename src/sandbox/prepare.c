@@ -6,13 +6,25 @@
  * the sandbox user, loopback-only name resolution, and a small list of host
  * files Python and Jupyter need that carry no secrets (ld.so.cache, mime
  * types, Debian's python config, /etc/jupyter extension switches, the
- * /etc/alternatives links that point into /usr). Never the host's whole /etc. */
+ * /etc/alternatives links that point into /usr). Never the host's whole /etc.
+ *
+ * Inline enforcement (see src/guard/guard.h): the bundle holds a root-owned
+ * copy of nbwarden-guard (bind-mounted read-only at /nbwarden/guard) and
+ * etc/nbwarden/policy, the Landlock policy it applies before it execs the
+ * server: only the server's interpreter (and the ELF interpreter the kernel
+ * loads for it) may be executed, writes only below home, /tmp, /dev/shm and
+ * the run dir. etc/ipython/ipython_kernel_config.py loads the nbwarden_shell
+ * extension, which only turns `!cmd`, %system and %%bash into a friendly
+ * message: the kernel enforcement does not depend on it. */
 #include "sandbox/internal.h"
 
 #include "common/common.h"
+#include "guard/guard.h"
 
 #include <dirent.h>
+#include <elf.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -39,24 +51,21 @@ static int write_file_at(int dfd, const char *name, const void *data, size_t len
 	return 0;
 }
 
-/* Copy a host regular file (not following a final symlink) into dfd/name. */
-static int copy_file_at(const char *src, int dfd, const char *name, size_t max)
+/* Copy an open regular file into dfd/name with mode. */
+static int copy_fd_at(int in, int dfd, const char *name, size_t max, mode_t mode)
 {
-	_cleanup_close_ int in = -1, out = -1;
+	_cleanup_close_ int out = -1;
 	char buf[65536];
 	struct stat st;
 	size_t total = 0;
 
-	in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (in < 0)
-		return -errno;
 	if (fstat(in, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	if ((uint64_t)st.st_size > max)
 		return -EFBIG;
-	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (out < 0)
 		return -errno;
 	for (;;) {
@@ -76,9 +85,20 @@ static int copy_file_at(const char *src, int dfd, const char *name, size_t max)
 		if (r < 0)
 			return r;
 	}
-	if (fchmod(out, 0644) < 0)
+	if (fchmod(out, mode) < 0)
 		return -errno;
 	return 0;
+}
+
+/* Copy a host regular file (not following a final symlink) into dfd/name. */
+static int copy_file_at(const char *src, int dfd, const char *name, size_t max)
+{
+	_cleanup_close_ int in = -1;
+
+	in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (in < 0)
+		return -errno;
+	return copy_fd_at(in, dfd, name, max, 0644);
 }
 
 /* Is a symlink target one that stays inside the read-only /usr? */
@@ -149,6 +169,301 @@ static int copy_tree_at(const char *src, int dfd, const char *name, int depth, u
 	}
 	closedir(d);
 	return r;
+}
+
+/* ---- inline enforcement: guard binary, policy, friendly shell message ---- */
+
+#define GUARD_BINARY_MAX (64u << 20)
+#define POLICY_EXEC_MAX 4
+
+/* Where nbwarden-guard lives on the host: $NBWARDEN_GUARD (tests that are not
+ * the nbwarden binary), else next to the running nbwarden. Either way it must
+ * be a root-owned regular file nobody else can write (checked on the open fd
+ * in install_guard): every sandbox runs it before its Landlock domain exists. */
+static int locate_guard(char *buf, size_t size)
+{
+	const char *env = getenv("NBWARDEN_GUARD");
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && env[0])
+		return env[0] == '/' ? nbw_strlcpy(buf, env, size) : -EINVAL;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+	return nbw_snprintf(buf, size, "%s/" GUARD_BINARY_NAME, self);
+}
+
+/* Copy the guard into the bundle (root 0755): the pod gets an immutable copy. */
+static int install_guard(int bfd, struct sandbox_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	char path[PATH_MAX];
+	struct stat st;
+	int r;
+
+	r = locate_guard(path, sizeof(path));
+	if (r < 0)
+		return sandbox__fail(err, r, "cannot locate " GUARD_BINARY_NAME ": %s", strerror(-r));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return sandbox__fail(err, -errno, GUARD_BINARY_NAME " not found at %s (it is installed next to nbwarden): %s",
+				     path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return sandbox__fail(err, -errno, "cannot stat %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
+		return sandbox__fail(err, -EPERM, "%s must be a regular file owned by root and writable only by root",
+				     path);
+	r = copy_fd_at(fd, bfd, "guard", GUARD_BINARY_MAX, 0755);
+	if (r < 0)
+		return sandbox__fail(err, r, "cannot copy %s into the bundle: %s", path, strerror(-r));
+	return 0;
+}
+
+/* The interpreter named by a "#!" line, or PT_INTERP of an ELF file, into
+ * buf; 0 when there is none (a static binary), 1 when found. */
+static int interpreter_of(const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = -1;
+	Elf64_Ehdr eh;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &eh, sizeof(eh), 0);
+	if (n < 0)
+		return -errno;
+	if (n >= 2 && ((char *)&eh)[0] == '#' && ((char *)&eh)[1] == '!') {
+		char line[256];
+		size_t i = 2, j = 0;
+
+		n = pread(fd, line, sizeof(line) - 1, 0);
+		if (n < 0)
+			return -errno;
+		line[n] = 0;
+		while (line[i] == ' ' || line[i] == '\t')
+			i++;
+		while (line[i] && line[i] != ' ' && line[i] != '\t' && line[i] != '\n' && j + 1 < size)
+			buf[j++] = line[i++];
+		buf[j] = 0;
+		return buf[0] == '/' ? 1 : -ENOEXEC;
+	}
+	if ((size_t)n < sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
+		return -ENOEXEC;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			return -ENOEXEC;
+		if (ph.p_type != PT_INTERP)
+			continue;
+		if (ph.p_filesz < 2 || ph.p_filesz > size)
+			return -ENOEXEC;
+		if (pread(fd, buf, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz)
+			return -ENOEXEC;
+		if (buf[ph.p_filesz - 1] != 0 || buf[0] != '/')
+			return -ENOEXEC;
+		return 1;
+	}
+	return 0;
+}
+
+/* The files the kernel must be allowed to execute to start cmd0: the command
+ * itself, a script's interpreter, and the ELF interpreter of the binary, all
+ * resolved to real paths (Landlock rules attach to inodes). Only paths below
+ * /usr exist in the pod. */
+static int exec_allowlist(const char *cmd0, char out[POLICY_EXEC_MAX][PATH_MAX], size_t *ret_n)
+{
+	char cur[PATH_MAX], interp[PATH_MAX];
+	size_t n = 0;
+	int r;
+
+	if (nbw_strlcpy(cur, cmd0, sizeof(cur)) < 0)
+		return -ENAMETOOLONG;
+	while (n < POLICY_EXEC_MAX) {
+		if (!realpath(cur, out[n]))
+			return -errno;
+		if (!str_has_prefix(out[n], "/usr/"))
+			return -EXDEV;
+		r = interpreter_of(out[n], interp, sizeof(interp));
+		n++;
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		nbw_strlcpy(cur, interp, sizeof(cur));
+	}
+	*ret_n = n;
+	return 0;
+}
+
+static bool policy_name_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* "read DIR/x" for every subdirectory x of dir except skip[] (directories of
+ * programs: readable only through exec rules, so "ld.so /usr/bin/x" cannot
+ * even open them). */
+static int policy_read_children(char *buf, size_t size, size_t *len, const char *dir, const char *const *skip,
+				size_t n_skip)
+{
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		struct stat st;
+		bool skipped = false;
+
+		if (de->d_name[0] == '.' || !policy_name_ok(de->d_name))
+			continue;
+		for (size_t i = 0; i < n_skip; i++)
+			skipped = skipped || !strcmp(de->d_name, skip[i]);
+		if (skipped || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		r = nbw_snprintf(buf + *len, size - *len, "read %s/%s\n", dir, de->d_name);
+		if (r < 0)
+			break;
+		*len += (size_t)r;
+		r = 0;
+	}
+	closedir(d);
+	return r;
+}
+
+static int gen_policy(const struct config *cfg, int nfd, struct sandbox_error *err)
+{
+	static const char *const usr_skip[] = {"bin", "sbin", "libexec", "games", "local"};
+	static const char *const local_skip[] = {"bin", "sbin", "libexec", "games"};
+	char exe[POLICY_EXEC_MAX][PATH_MAX];
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, n_exe = 0;
+	int r;
+
+	r = exec_allowlist(cfg->singleuser.cmd[0], exe, &n_exe);
+	if (r < 0)
+		return sandbox__fail(err, r, "singleuser.cmd[0] '%s': cannot resolve the executables to allow below /usr: %s",
+				     cfg->singleuser.cmd[0], strerror(-r));
+	buf = malloc(GUARD_POLICY_MAX);
+	if (!buf)
+		return sandbox__fail(err, -ENOMEM, "out of memory");
+	r = nbw_snprintf(buf, GUARD_POLICY_MAX,
+			 "# Generated by nbwarden for nbwarden-guard (format: src/guard/guard.h).\n" GUARD_POLICY_MAGIC "\n"
+			 "landlock best-effort\n"
+			 "log on\n"
+			 "scope abstract-unix-socket\n"
+			 "scope signal\n"
+			 "memfd deny\n"
+			 "list /\n"
+			 "read /etc\n"
+			 "read /proc\n"
+			 "read /sys\n"
+			 "read /dev\n"
+			 "write " SANDBOX_HOME "\n"
+			 "write /tmp\n"
+			 "write /dev/shm\n"
+			 "write " SANDBOX_RUN "\n"
+			 "device /dev/null\n"
+			 "device /dev/zero\n"
+			 "device /dev/full\n"
+			 "device /dev/random\n"
+			 "device /dev/urandom\n"
+			 "device /dev/tty\n"
+			 "device /dev/pts\n");
+	if (r < 0)
+		return sandbox__fail(err, r, "policy too large");
+	len = (size_t)r;
+	for (size_t i = 0; i < n_exe && r >= 0; i++) {
+		if (!policy_name_ok(exe[i]))
+			return sandbox__fail(err, -EINVAL, "executable path '%s' cannot be expressed in the policy", exe[i]);
+		r = nbw_snprintf(buf + len, GUARD_POLICY_MAX - len, "exec %s\n", exe[i]);
+		if (r >= 0)
+			len += (size_t)r;
+	}
+	if (r >= 0)
+		r = policy_read_children(buf, GUARD_POLICY_MAX, &len, "/usr", usr_skip, ARRAY_SIZE(usr_skip));
+	if (r >= 0)
+		r = policy_read_children(buf, GUARD_POLICY_MAX, &len, "/usr/local", local_skip, ARRAY_SIZE(local_skip));
+	if (r < 0)
+		return sandbox__fail(err, r, "cannot generate the guard policy: %s", strerror(-r));
+	r = write_file_at(nfd, "policy", buf, len, 0644);
+	if (r < 0)
+		return sandbox__fail(err, r, "cannot write etc/nbwarden/policy: %s", strerror(-r));
+	return 0;
+}
+
+/* The friendly message for IPython's shell escapes (a courtesy: the kernel's
+ * Landlock domain is what refuses the exec, whatever a user configures). */
+static const char shell_ext_py[] =
+	"# Generated by nbwarden: IPython shell escapes print a message instead of\n"
+	"# failing obscurely. Enforcement is the kernel's (Landlock); this is only\n"
+	"# the explanation, and a user's own configuration may switch it off.\n"
+	"import sys\n"
+	"\n"
+	"MESSAGE = 'Shell commands are disabled in this environment. Use Python libraries instead.'\n"
+	"_CELL_MAGICS = ('bash', 'sh', 'script', 'perl', 'ruby', 'python2', 'pypy', 'sx', 'system')\n"
+	"\n"
+	"\n"
+	"def _say():\n"
+	"    print(MESSAGE, file=sys.stderr)\n"
+	"\n"
+	"\n"
+	"def _system(*args, **kwargs):\n"
+	"    _say()\n"
+	"\n"
+	"\n"
+	"def _getoutput(*args, **kwargs):\n"
+	"    from IPython.utils.text import SList\n"
+	"    _say()\n"
+	"    return SList()\n"
+	"\n"
+	"\n"
+	"def _magic(line='', cell=None):\n"
+	"    _say()\n"
+	"\n"
+	"\n"
+	"def load_ipython_extension(ip):\n"
+	"    ip.system = ip.system_raw = ip.system_piped = _system\n"
+	"    ip.getoutput = _getoutput\n"
+	"    for name in _CELL_MAGICS:\n"
+	"        ip.register_magic_function(_magic, 'cell', name)\n"
+	"    for name in ('sx', 'system', 'sc'):\n"
+	"        ip.register_magic_function(_magic, 'line', name)\n";
+
+static const char ipykernel_config_py[] = "# Generated by nbwarden.\n"
+					  "c.InteractiveShellApp.extensions = ['nbwarden_shell']\n";
+
+static int gen_ipython(int efd, int nfd, struct sandbox_error *err)
+{
+	_cleanup_close_ int ifd = -1;
+	int r;
+
+	r = write_file_at(nfd, "nbwarden_shell.py", shell_ext_py, sizeof(shell_ext_py) - 1, 0644);
+	if (r >= 0)
+		r = sandbox__ensure_dir_at(efd, "ipython", 0, 0, 0755, &ifd);
+	if (r >= 0 && unlinkat(ifd, "ipython_kernel_config.py", 0) < 0 && errno != ENOENT)
+		r = -errno;
+	if (r >= 0)
+		r = write_file_at(ifd, "ipython_kernel_config.py", ipykernel_config_py, sizeof(ipykernel_config_py) - 1,
+				  0644);
+	if (r < 0)
+		return sandbox__fail(err, r, "cannot write the IPython configuration: %s", strerror(-r));
+	return 0;
 }
 
 /* ---- generated etc/ ---- */
@@ -335,6 +650,19 @@ static int gen_etc(const struct config *cfg, int bfd, struct sandbox_error *err)
 			return sandbox__fail(err, r, "cannot copy %s: %s", src, strerror(-r));
 	}
 
+	{
+		_cleanup_close_ int nfd = -1;
+		r = sandbox__ensure_dir_at(efd, "nbwarden", 0, 0, 0755, &nfd);
+		if (r < 0)
+			return sandbox__fail(err, r, "cannot open bundle etc/nbwarden/: %s", strerror(-r));
+		r = gen_policy(cfg, nfd, err);
+		if (r < 0)
+			return r;
+		r = gen_ipython(efd, nfd, err);
+		if (r < 0)
+			return r;
+	}
+
 	/* /etc/alternatives: the links /usr/bin/awk, pager, ... resolve through it. */
 	d = opendir("/etc/alternatives");
 	if (d) {
@@ -360,7 +688,7 @@ static int gen_etc(const struct config *cfg, int bfd, struct sandbox_error *err)
 static int gen_rootfs(int bfd, struct sandbox_error *err)
 {
 	static const char *const dirs[] = {"proc", "dev", "sys", "usr", "etc", "home", "run"};
-	_cleanup_close_ int rfd = -1, hfd = -1, runfd = -1;
+	_cleanup_close_ int rfd = -1, hfd = -1, runfd = -1, gfd = -1;
 	struct stat st;
 	int r;
 
@@ -377,7 +705,9 @@ static int gen_rootfs(int bfd, struct sandbox_error *err)
 	    (r = sandbox__ensure_dir_at(rfd, "home", 0, 0, 0755, &hfd)) < 0 ||
 	    (r = sandbox__ensure_dir_at(hfd, "jovyan", 0, 0, 0755, NULL)) < 0 ||
 	    (r = sandbox__ensure_dir_at(rfd, "run", 0, 0, 0755, &runfd)) < 0 ||
-	    (r = sandbox__ensure_dir_at(runfd, "nbwarden", 0, 0, 0755, NULL)) < 0)
+	    (r = sandbox__ensure_dir_at(runfd, "nbwarden", 0, 0, 0755, NULL)) < 0 ||
+	    (r = sandbox__ensure_dir_at(rfd, "nbwarden", 0, 0, 0755, &gfd)) < 0 ||
+	    (r = write_file_at(gfd, "guard", "", 0, 0755)) < 0)
 		return sandbox__fail(err, r, "cannot create rootfs mount points: %s", strerror(-r));
 
 	static const struct {
@@ -479,6 +809,9 @@ int sandbox_prepare(const struct config *cfg, const char *user, uint32_t slot, c
 	if (r < 0)
 		return r;
 	r = gen_etc(cfg, bfd, err);
+	if (r < 0)
+		return r;
+	r = install_guard(bfd, err);
 	if (r < 0)
 		return r;
 	r = sandbox_oci_spec(cfg, user, slot, token, paths, &json);

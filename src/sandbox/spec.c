@@ -7,7 +7,11 @@
  * - read-only root made of empty mount points, the host's /usr (read-only,
  *   nosuid, nodev), a generated /etc; never the host's /etc, /root, /home, /var;
  * - writable: the user's home, a private /tmp, /dev/shm and the run dir where
- *   the server's socket lives; nothing else;
+ *   the server's socket lives; nothing else; every writable mount noexec, so
+ *   nothing the user writes can be executed or mmap'ed executable (loader,
+ *   dlopen) whatever the Landlock ABI;
+ * - the process is nbwarden-guard (a read-only copy from the bundle), which
+ *   applies etc/nbwarden/policy with Landlock and then execs singleuser.cmd;
  * - private pid, ipc, uts, mount, network (loopback only), cgroup namespaces;
  * - memory (no swap beyond it), pids and CPU limits;
  * - the server's token only in the environment, never on the command line
@@ -15,6 +19,7 @@
 #include "sandbox/internal.h"
 
 #include "common/common.h"
+#include "guard/guard.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -68,11 +73,14 @@ static int add_mount(json_t *mounts, const char *dest, const char *type, const c
 
 static int build_mounts(const struct config *cfg, const struct sandbox_paths *paths, json_t *mounts)
 {
-	char etc[4200], tmp_size[64];
+	char etc[4200], guard[4200], tmp_size[64];
 	uint64_t tmp_bytes;
 	int r;
 
 	r = nbw_snprintf(etc, sizeof(etc), "%s/etc", paths->bundle);
+	if (r < 0)
+		return r;
+	r = nbw_snprintf(guard, sizeof(guard), "%s/guard", paths->bundle);
 	if (r < 0)
 		return r;
 	tmp_bytes = cfg->singleuser.memory_limit < TMP_MAX_BYTES ? cfg->singleuser.memory_limit : TMP_MAX_BYTES;
@@ -93,8 +101,11 @@ static int build_mounts(const struct config *cfg, const struct sandbox_paths *pa
 	    (r = add_mount(mounts, "/etc", "bind", etc, OPTS("bind", "ro", "nosuid", "nodev", "noexec"))) < 0 ||
 	    (r = add_mount(mounts, "/etc/ssl/certs", "bind", "/etc/ssl/certs",
 			   OPTS("bind", "ro", "nosuid", "nodev", "noexec"))) < 0 ||
-	    (r = add_mount(mounts, SANDBOX_HOME, "bind", paths->home, OPTS("bind", "rw", "nosuid", "nodev"))) < 0 ||
-	    (r = add_mount(mounts, "/tmp", "tmpfs", "tmpfs", OPTS("nosuid", "nodev", "mode=1777", tmp_size))) < 0 ||
+	    (r = add_mount(mounts, GUARD_MOUNT_POINT, "bind", guard, OPTS("bind", "ro", "nosuid", "nodev"))) < 0 ||
+	    (r = add_mount(mounts, SANDBOX_HOME, "bind", paths->home,
+			   OPTS("bind", "rw", "nosuid", "nodev", "noexec"))) < 0 ||
+	    (r = add_mount(mounts, "/tmp", "tmpfs", "tmpfs",
+			   OPTS("nosuid", "nodev", "noexec", "mode=1777", tmp_size))) < 0 ||
 	    (r = add_mount(mounts, SANDBOX_RUN, "bind", paths->run_dir,
 			   OPTS("bind", "rw", "nosuid", "nodev", "noexec"))) < 0)
 		return r;
@@ -132,6 +143,10 @@ static int build_process(const struct config *cfg, const char *user, const char 
 	args = json_array();
 	env = json_array();
 	if (!args || !env)
+		goto out;
+	/* The guard first: it applies the Landlock policy, then execs the command. */
+	if ((r = push_str(args, GUARD_MOUNT_POINT)) < 0 || (r = push_str(args, "--policy")) < 0 ||
+	    (r = push_str(args, GUARD_POLICY_PATH)) < 0 || (r = push_str(args, "--")) < 0)
 		goto out;
 	for (size_t i = 0; i < cfg->singleuser.n_cmd; i++)
 		if ((r = push_str(args, cfg->singleuser.cmd[i])) < 0)
@@ -195,7 +210,9 @@ int sandbox_oci_spec(const struct config *cfg, const char *user, uint32_t slot, 
 
 	if (!cfg || !paths || !ret_json || !nbw_username_valid(user) || !sandbox__token_valid(token))
 		return -EINVAL;
-	if (!cfg->singleuser.cmd || cfg->singleuser.n_cmd == 0 || !cfg->singleuser.cmd[0])
+	/* cmd[0] absolute: the guard execs it without a PATH search. */
+	if (!cfg->singleuser.cmd || cfg->singleuser.n_cmd == 0 || !cfg->singleuser.cmd[0] ||
+	    cfg->singleuser.cmd[0][0] != '/')
 		return -EINVAL;
 	for (size_t i = 0; i < cfg->singleuser.n_cmd; i++)
 		if (!cfg->singleuser.cmd[i])

@@ -79,9 +79,14 @@ static void test_process(void **state)
 	assert_int_equal(json_integer_value(json_object_get(rl, "soft")), 4096);
 
 	json_t *args = path(p, "args", NULL, NULL);
-	assert_string_equal(json_string_value(json_array_get(args, 0)), "/usr/bin/python3");
-	assert_string_equal(json_string_value(json_array_get(args, 1)), "-m");
-	assert_string_equal(json_string_value(json_array_get(args, 2)), "jupyter_server");
+	/* nbwarden-guard first: Landlock policy, then exec of the configured command. */
+	assert_string_equal(json_string_value(json_array_get(args, 0)), "/nbwarden/guard");
+	assert_string_equal(json_string_value(json_array_get(args, 1)), "--policy");
+	assert_string_equal(json_string_value(json_array_get(args, 2)), "/etc/nbwarden/policy");
+	assert_string_equal(json_string_value(json_array_get(args, 3)), "--");
+	assert_string_equal(json_string_value(json_array_get(args, 4)), "/usr/bin/python3");
+	assert_string_equal(json_string_value(json_array_get(args, 5)), "-m");
+	assert_string_equal(json_string_value(json_array_get(args, 6)), "jupyter_server");
 	assert_true(array_has_string(args, "--ServerApp.sock=/run/nbwarden/jupyter.sock"));
 	assert_true(array_has_string(args, "--ServerApp.sock_mode=0660"));
 	assert_true(array_has_string(args, "--ServerApp.base_url=/user/alice/"));
@@ -169,11 +174,13 @@ static bool has_opt(json_t *m, const char *o)
 static void test_mounts(void **state)
 {
 	json_t *j = spec_for("alice", 1, TOKEN, NULL), *mounts = path(j, "mounts", NULL, NULL), *m;
-	char etc[4200];
+	char etc[4200], guard[4200];
 	size_t i;
-	bool seen_home = false, seen_run = false, seen_usr = false, seen_etc = false;
+	bool seen_home = false, seen_run = false, seen_usr = false, seen_etc = false, seen_guard = false;
+	bool seen_tmp = false, seen_shm = false;
 
 	snprintf(etc, sizeof(etc), "%s/etc", paths.bundle);
+	snprintf(guard, sizeof(guard), "%s/guard", paths.bundle);
 	json_array_foreach(mounts, i, m)
 	{
 		const char *dest = json_string_value(json_object_get(m, "destination"));
@@ -187,6 +194,14 @@ static void test_mounts(void **state)
 		assert_string_not_equal(dest, "/home");
 		if (strcmp(type, "bind") != 0) {
 			assert_true(src[0] != '/');
+			/* Writable tmpfs: nothing written there can be executed. */
+			if (!strcmp(dest, "/tmp") || !strcmp(dest, "/dev/shm")) {
+				assert_true(has_opt(m, "noexec"));
+				assert_true(has_opt(m, "nosuid"));
+				assert_true(has_opt(m, "nodev"));
+				seen_tmp |= !strcmp(dest, "/tmp");
+				seen_shm |= !strcmp(dest, "/dev/shm");
+			}
 			continue;
 		}
 		/* Every bind: nosuid, nodev; a known source; rw only for home and run dir. */
@@ -197,6 +212,7 @@ static void test_mounts(void **state)
 			assert_string_equal(src, paths.home);
 			seen_home = true;
 			assert_false(has_opt(m, "ro"));
+			assert_true(has_opt(m, "noexec"));
 		} else if (!strcmp(dest, "/run/nbwarden")) {
 			assert_string_equal(src, paths.run_dir);
 			assert_true(has_opt(m, "noexec"));
@@ -209,6 +225,12 @@ static void test_mounts(void **state)
 			assert_string_equal(src, etc);
 			assert_true(has_opt(m, "ro"));
 			seen_etc = true;
+		} else if (!strcmp(dest, "/nbwarden/guard")) {
+			/* The bundle's root-owned copy, read-only (and exec: it is the entry point). */
+			assert_string_equal(src, guard);
+			assert_true(has_opt(m, "ro"));
+			assert_false(has_opt(m, "noexec"));
+			seen_guard = true;
 		} else if (!strcmp(dest, "/etc/ssl/certs")) {
 			assert_string_equal(src, "/etc/ssl/certs");
 			assert_true(has_opt(m, "ro"));
@@ -216,7 +238,7 @@ static void test_mounts(void **state)
 			fail_msg("unexpected bind mount %s -> %s", src, dest);
 		}
 	}
-	assert_true(seen_home && seen_run && seen_usr && seen_etc);
+	assert_true(seen_home && seen_run && seen_usr && seen_etc && seen_guard && seen_tmp && seen_shm);
 	json_decref(j);
 }
 
@@ -406,6 +428,13 @@ static void test_rejects(void **state)
 	assert_int_equal(sandbox_oci_spec(&cfg, "alice", 65520, TOKEN, &paths, &text), -ERANGE);
 	assert_int_equal(sandbox_host_uid(&cfg, 65520), (uid_t)-1);
 	assert_int_equal(sandbox_host_uid(&cfg, 65519), 1000000u + 65519u * 65536u + 1000u);
+	{
+		/* The guard execs cmd[0] without a PATH search: it must be absolute. */
+		char *saved = cfg.singleuser.cmd[0];
+		cfg.singleuser.cmd[0] = (char *)"python3";
+		assert_int_equal(sandbox_oci_spec(&cfg, "alice", 0, TOKEN, &paths, &text), -EINVAL);
+		cfg.singleuser.cmd[0] = saved;
+	}
 	cfg.singleuser.n_cmd = 0;
 	assert_int_equal(sandbox_oci_spec(&cfg, "alice", 0, TOKEN, &paths, &text), -EINVAL);
 	cfg.singleuser.n_cmd = 3;
@@ -421,9 +450,11 @@ static void test_cmd_escaping(void **state)
 	cfg.singleuser.cmd = cmd;
 	j = spec_for("bob", 0, TOKEN, NULL);
 	args = path(j, "process", "args", NULL);
-	assert_string_equal(json_string_value(json_array_get(args, 1)), "A=\"quoted\"\n");
-	assert_string_equal(json_string_value(json_array_get(args, 2)), "x\\y");
-	assert_string_equal(json_string_value(json_array_get(args, 3)), "--ServerApp.sock=/run/nbwarden/jupyter.sock");
+	/* args[0..3] are the guard's: /nbwarden/guard --policy FILE -- */
+	assert_string_equal(json_string_value(json_array_get(args, 4)), "/usr/bin/env");
+	assert_string_equal(json_string_value(json_array_get(args, 5)), "A=\"quoted\"\n");
+	assert_string_equal(json_string_value(json_array_get(args, 6)), "x\\y");
+	assert_string_equal(json_string_value(json_array_get(args, 7)), "--ServerApp.sock=/run/nbwarden/jupyter.sock");
 	json_decref(j);
 	test_config_defaults(&cfg, "/var/lib/nbwarden");
 }

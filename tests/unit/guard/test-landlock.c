@@ -1,0 +1,295 @@
+/* The real nbwarden-guard on the host, in forked children: Landlock needs no
+ * privilege, so this runs anywhere the kernel has it (skipped otherwise).
+ * Each denial is paired with the same operation allowed without the guard or
+ * by a rule, so a test cannot pass because the operation was impossible anyway. */
+#include "test.h"
+
+#include "guard/guard.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *guard_bin;
+static char tmpdir[] = "/tmp/nbw-guard-test-XXXXXX";
+static char python[PATH_MAX], ldso[PATH_MAX];
+static char out[8192];
+
+/* Run argv (NULL-terminated), capture stdout+stderr into out; exit status or -1. */
+static int run(char *const argv[])
+{
+	char path[PATH_MAX];
+	int fd, st;
+	pid_t pid;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/out", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(99);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	n = pread(fd, out, sizeof(out) - 1, 0);
+	out[n > 0 ? n : 0] = 0;
+	close(fd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_policy(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The policy the sandbox uses, scaled to the host: tmpdir/rw writable,
+ * tmpdir/ro readable only. */
+static void write_default_policy(const char *name, bool with_ldso)
+{
+	char text[8 * PATH_MAX];
+
+	snprintf(text, sizeof(text),
+		 "nbwarden-guard-policy 1\n"
+		 "landlock best-effort\n"
+		 "scope abstract-unix-socket\n"
+		 "scope signal\n"
+		 "memfd deny\n"
+		 "list /\n"
+		 "read /usr/lib\nread /usr/share\nread /etc\nread /proc\nread /dev\nread %s/ro\n"
+		 "exec %s\n%s%s%s"
+		 "write %s/rw\n"
+		 "device /dev/null\n",
+		 tmpdir, python, with_ldso ? "exec " : "", with_ldso ? ldso : "", with_ldso ? "\n" : "", tmpdir);
+	write_policy(name, text);
+}
+
+static int guard_run(const char *policy, const char *py_code)
+{
+	char ppath[PATH_MAX];
+	char *argv[] = {(char *)guard_bin, "--policy", ppath, "--", python, "-I", "-S", "-c", (char *)py_code, NULL};
+
+	snprintf(ppath, sizeof(ppath), "%s/%s", tmpdir, policy);
+	return run(argv);
+}
+
+static int setup(void **state)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+
+	if (!realpath("/usr/bin/python3", python))
+		return -1;
+	/* The ELF interpreter the kernel opens for python (Debian: PT_INTERP
+	 * /lib64/ld-linux-x86-64.so.2 → /usr/lib/x86_64-linux-gnu/...). */
+	if (!realpath("/lib64/ld-linux-x86-64.so.2", ldso) && !realpath("/lib/ld-linux-aarch64.so.1", ldso))
+		return -1;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	chmod(tmpdir, 0755);
+	snprintf(path, sizeof(path), "%s/rw", tmpdir);
+	mkdir(path, 0777);
+	chmod(path, 0777);
+	snprintf(path, sizeof(path), "%s/ro", tmpdir);
+	mkdir(path, 0777);
+	chmod(path, 0777);
+	write_default_policy("policy", true);
+	write_default_policy("policy-no-ldso", false);
+	(void)n;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+	char *argv[] = {"/bin/rm", "-rf", tmpdir, NULL};
+	(void)cmd;
+	run(argv);
+	return 0;
+}
+
+static void test_python_runs(void **state)
+{
+	assert_int_equal(guard_run("policy", "print(6*7)"), 0);
+	assert_string_equal(out, "42\n");
+}
+
+static void test_exec_denied(void **state)
+{
+	char ppath[PATH_MAX];
+	char *argv[] = {(char *)guard_bin, "--policy", ppath, "--", "/bin/ls", "/", NULL};
+	char *plain[] = {"/bin/ls", "/", NULL};
+
+	/* Control: ls runs without the guard. */
+	assert_int_equal(run(plain), 0);
+	snprintf(ppath, sizeof(ppath), "%s/policy", tmpdir);
+	assert_int_equal(run(argv), GUARD_EXIT_EXEC);
+	assert_non_null(strstr(out, "cannot execute /bin/ls: Permission denied"));
+
+	/* From inside python: os.system, subprocess, a copy of the interpreter
+	 * in a writable directory. */
+	assert_int_equal(guard_run("policy",
+				   "import os, subprocess, shutil\n"
+				   "print('system', os.system('true'))\n"
+				   "try:\n"
+				   "    subprocess.run(['/bin/ls'])\n"
+				   "except PermissionError as e:\n"
+				   "    print('ls', e.errno)\n"),
+			 0);
+	assert_non_null(strstr(out, "system 32512\n")); /* 127 << 8: /bin/sh refused */
+	assert_non_null(strstr(out, "ls 13\n"));
+}
+
+static void test_copied_interpreter_denied(void **state)
+{
+	char code[8 * PATH_MAX];
+
+	snprintf(code, sizeof(code),
+		 "import shutil, subprocess\n"
+		 "shutil.copy('%s', '%s/rw/py')\n"
+		 "try:\n"
+		 "    subprocess.run(['%s/rw/py', '-c', 'print(1)'])\n"
+		 "    print('ran')\n"
+		 "except PermissionError as e:\n"
+		 "    print('copy', e.errno)\n",
+		 python, tmpdir, tmpdir);
+	assert_int_equal(guard_run("policy", code), 0);
+	assert_string_equal(out, "copy 13\n");
+}
+
+static void test_writes(void **state)
+{
+	char code[8 * PATH_MAX];
+
+	snprintf(code, sizeof(code),
+		 "import os\n"
+		 "open('%s/rw/f', 'w').write('x')\n"
+		 "os.truncate('%s/rw/f', 0)\n"
+		 "print('rw ok')\n"
+		 "for op in ('open', 'mkdir', 'rename'):\n"
+		 "    try:\n"
+		 "        if op == 'open': open('%s/ro/f', 'w')\n"
+		 "        if op == 'mkdir': os.mkdir('%s/ro/d')\n"
+		 "        if op == 'rename': os.rename('%s/rw/f', '%s/ro/f')\n"
+		 "        print(op, 'allowed')\n"
+		 "    except OSError as e:\n"
+		 "        print(op, e.errno)\n",
+		 tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+	assert_int_equal(guard_run("policy", code), 0);
+	assert_string_equal(out, "rw ok\nopen 13\nmkdir 13\nrename 13\n");
+}
+
+/* memfd: works without the guard (a copy of echo runs from anonymous memory),
+ * refused under it; ld.so cannot open programs outside the read rules. */
+static void test_memfd_and_ldso(void **state)
+{
+	char code[8 * PATH_MAX];
+	char *argv[] = {python, "-I", "-S", "-c", code, NULL};
+
+	snprintf(code, sizeof(code),
+		 "import os, subprocess\n"
+		 "try:\n"
+		 "    fd = os.memfd_create('x')\n"
+		 "    os.write(fd, open('/usr/bin/echo', 'rb').read())\n"
+		 "    os.execve(fd, ['x', 'memfd-exec-ran'], {})\n"
+		 "except OSError as e:\n"
+		 "    print('memfd', e.errno)\n"
+		 "print('unreachable')\n");
+	assert_int_equal(run(argv), 0); /* control, no guard */
+	assert_string_equal(out, "memfd-exec-ran\n");
+
+	snprintf(code, sizeof(code),
+		 "import os, subprocess\n"
+		 "try:\n"
+		 "    os.memfd_create('x')\n"
+		 "except OSError as e:\n"
+		 "    print('memfd', e.errno)\n"
+		 "r = subprocess.run(['%s', '/usr/bin/echo', 'ldso-ran'], capture_output=True)\n"
+		 "print('ldso', r.returncode, b'ldso-ran' in r.stdout, b'Permission denied' in r.stderr)\n",
+		 ldso);
+	assert_int_equal(run(argv), 0); /* control */
+	assert_string_equal(out, "ldso 0 True False\n");
+	assert_int_equal(guard_run("policy", code), 0);
+	assert_string_equal(out, "memfd 1\nldso 127 False True\n");
+}
+
+/* "list /" lets code list directories, not read files outside the read rules. */
+static void test_list_is_not_read(void **state)
+{
+	assert_int_equal(guard_run("policy", "import os\n"
+					     "print('usr' in os.listdir('/'), 'true' in os.listdir('/usr/bin'))\n"
+					     "try:\n"
+					     "    open('/usr/bin/true', 'rb')\n"
+					     "except OSError as e:\n"
+					     "    print('read', e.errno)\n"),
+			 0);
+	assert_string_equal(out, "True True\nread 13\n");
+}
+
+/* The kernel checks EXECUTE on the ELF interpreter it opens for a dynamic
+ * executable: without a rule for ld.so, python itself cannot start. */
+static void test_elf_interpreter_needs_execute(void **state)
+{
+	assert_int_equal(guard_run("policy-no-ldso", "print(1)"), GUARD_EXIT_EXEC);
+	assert_non_null(strstr(out, "Permission denied"));
+}
+
+static void test_require_and_invalid(void **state)
+{
+	write_policy("p-require", "nbwarden-guard-policy 1\nlandlock require 99\n");
+	assert_int_equal(guard_run("p-require", "print(1)"), GUARD_EXIT_POLICY);
+	assert_non_null(strstr(out, "requires Landlock ABI >= 99"));
+	assert_non_null(strstr(out, "refusing to start"));
+
+	write_policy("p-bad", "nbwarden-guard-policy 1\nlandlock best-effort\nread /usr/\n");
+	assert_int_equal(guard_run("p-bad", "print(1)"), GUARD_EXIT_POLICY);
+	assert_non_null(strstr(out, "line 3: invalid path"));
+
+	assert_int_equal(guard_run("missing", "print(1)"), GUARD_EXIT_POLICY);
+	assert_non_null(strstr(out, "cannot read policy"));
+
+	{
+		char *argv[] = {(char *)guard_bin, "--policy", "relative", "--", python, NULL};
+		assert_int_equal(run(argv), GUARD_EXIT_USAGE);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_python_runs),
+	    cmocka_unit_test(test_exec_denied),
+	    cmocka_unit_test(test_copied_interpreter_denied),
+	    cmocka_unit_test(test_writes),
+	    cmocka_unit_test(test_memfd_and_ldso),
+	    cmocka_unit_test(test_list_is_not_read),
+	    cmocka_unit_test(test_elf_interpreter_needs_execute),
+	    cmocka_unit_test(test_require_and_invalid),
+	};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PATH-TO-nbwarden-guard\n", argv[0]);
+		return 2;
+	}
+	guard_bin = argv[1];
+	if (guard_landlock_abi() < 1) {
+		printf("Landlock not available: skipped\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
