@@ -448,48 +448,60 @@ static int take_list(struct loader *ld, const struct config__key *k, const struc
 	return 0;
 }
 
+static int take_value_into(struct loader *ld, const struct config__key *k, const char *name, struct config *target,
+			   const struct pos *vposp, struct fy_event *val);
+
 /* A setting's value; consumes val and its subtree. */
 static int take_value(struct loader *ld, int idx, const struct pos *kpos, struct fy_event *val)
 {
 	const struct config__key *k = &config__keys[idx];
 	struct pos vpos = pos_of(val, kpos);
+
+	ld->where[idx] = vpos;
+	return take_value_into(ld, k, k->name, ld->c, &vpos, val);
+}
+
+/* Convert val as key k (messages name `name`) into target. */
+static int take_value_into(struct loader *ld, const struct config__key *k, const char *name, struct config *target,
+			   const struct pos *vposp, struct fy_event *val)
+{
+	struct pos vpos = *vposp;
 	char what[96], got[96], err[512];
 	struct config__scalar s;
 	int r;
 
-	ld->where[idx] = vpos;
 	if (val->type == FYET_ALIAS) {
-		report(ld, &vpos, k->name, "aliases are not supported");
+		report(ld, &vpos, name, "aliases are not supported");
 		return skip_node(ld, val);
 	}
 	if (k->type == CONFIG__STRLIST && val->type == FYET_SEQUENCE_START) {
-		if (!tag_ok(ld, val, &vpos, k->name, TAG_SEQ, NULL))
+		if (!tag_ok(ld, val, &vpos, name, TAG_SEQ, NULL))
 			return skip_node(ld, val);
 		event_free(ld, val);
 		return take_list(ld, k, &vpos);
 	}
 	if (val->type != FYET_SCALAR) {
 		config__describe(k, what, sizeof(what));
-		report(ld, &vpos, k->name, "expected %s, got %s", what, node_kind(val, got, sizeof(got)));
+		report(ld, &vpos, name, "expected %s, got %s", what, node_kind(val, got, sizeof(got)));
 		return skip_node(ld, val);
 	}
 
 	switch (k->type) {
 	case CONFIG__BOOL:
-		r = tag_ok(ld, val, &vpos, k->name, TAG_BOOL, NULL);
+		r = tag_ok(ld, val, &vpos, name, TAG_BOOL, NULL);
 		break;
 	case CONFIG__U32:
 	case CONFIG__U64:
-		r = tag_ok(ld, val, &vpos, k->name, TAG_INT, NULL);
+		r = tag_ok(ld, val, &vpos, name, TAG_INT, NULL);
 		break;
 	case CONFIG__DOUBLE:
-		r = tag_ok(ld, val, &vpos, k->name, TAG_FLOAT, TAG_INT);
+		r = tag_ok(ld, val, &vpos, name, TAG_FLOAT, TAG_INT);
 		break;
 	case CONFIG__SIZE:
-		r = tag_ok(ld, val, &vpos, k->name, TAG_STR, TAG_INT);
+		r = tag_ok(ld, val, &vpos, name, TAG_STR, TAG_INT);
 		break;
 	default:
-		r = tag_ok(ld, val, &vpos, k->name, TAG_STR, NULL);
+		r = tag_ok(ld, val, &vpos, name, TAG_STR, NULL);
 		break;
 	}
 	if (!r) {
@@ -501,12 +513,12 @@ static int take_value(struct loader *ld, int idx, const struct pos *kpos, struct
 	if (fy_event_get_tag_token(val) && k->type != CONFIG__STRING && k->type != CONFIG__PATH &&
 	    k->type != CONFIG__URL && k->type != CONFIG__STRLIST && k->type != CONFIG__SIZE)
 		s.quoted = false;
-	r = config__set_scalar(ld->c, k, &s, err, sizeof(err));
+	r = config__set_scalar(target, k, &s, err, sizeof(err));
 	event_free(ld, val);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		report(ld, &vpos, k->name, "%s", err);
+		report(ld, &vpos, name, "%s", err);
 	return 0;
 }
 
@@ -518,6 +530,451 @@ static struct pos *section_seen(struct loader *ld, const char *path)
 	return NULL;
 }
 
+/* ---- singleuser.profileList ---- */
+
+#define PROFILE_LIST_KEY "singleuser.profileList"
+
+struct profile_pos {
+	struct pos slug, def; /* where slug / default: true were given */
+};
+
+static void profile_free_fields(struct config_profile *p)
+{
+	free(p->slug);
+	free(p->display_name);
+	free(p->description);
+}
+
+/* A string field of a profile: non-empty (unless allow_empty), no NUL or
+ * control bytes, bounded. Consumes val. */
+static int take_profile_string(struct loader *ld, const char *key, struct fy_event *val, const struct pos *vpos,
+			       size_t max, char **field)
+{
+	struct config__scalar s;
+	char got[96];
+
+	if (val->type != FYET_SCALAR || scalar_is_null(val)) {
+		report(ld, vpos, key, "expected a string, got %s",
+		       val->type == FYET_SCALAR ? "null" : node_kind(val, got, sizeof(got)));
+		return skip_node(ld, val);
+	}
+	if (!tag_ok(ld, val, vpos, key, TAG_STR, NULL)) {
+		event_free(ld, val);
+		return 0;
+	}
+	scalar_of(val, &s);
+	if (s.len == 0 || s.len > max || memchr(s.text, '\0', s.len)) {
+		config__quote(s.text, s.len, got, sizeof(got));
+		report(ld, vpos, key, "expected a non-empty string of at most %zu bytes, got %s", max, got);
+		event_free(ld, val);
+		return 0;
+	}
+	for (size_t i = 0; i < s.len; i++)
+		if ((unsigned char)s.text[i] < 0x20 && s.text[i] != '\n' && s.text[i] != '\t') {
+			config__quote(s.text, s.len, got, sizeof(got));
+			report(ld, vpos, key, "must not contain control characters, got %s", got);
+			event_free(ld, val);
+			return 0;
+		}
+	free(*field);
+	*field = strndup(s.text, s.len);
+	event_free(ld, val);
+	return *field ? 0 : -ENOMEM;
+}
+
+static bool slug_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CONFIG_SLUG_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* kubespawner_override: {cpu_limit, mem_limit, storage_capacity, pids_limit}
+ * with the ranges of the global keys. After its MAPPING_START. */
+static int take_override(struct loader *ld, const char *prefix, struct config_profile *p)
+{
+	static const struct {
+		const char *name, *global;
+	} keys[] = {
+	    {"cpu_limit", "singleuser.cpu.limit"},
+	    {"mem_limit", "singleuser.memory.limit"},
+	    {"storage_capacity", "singleuser.storage.capacity"},
+	    {"pids_limit", "singleuser.pids.limit"},
+	};
+	bool seen[ARRAY_SIZE(keys)] = {false};
+	struct pos seen_at[ARRAY_SIZE(keys)];
+
+	for (;;) {
+		struct fy_event *kev = fy_parser_parse(ld->fyp), *val;
+		char key[CONFIG__MAX_KEY + 96], q[96];
+		struct config scratch;
+		const char *kt;
+		size_t klen = 0, i;
+		struct pos kpos, vpos;
+		int r;
+
+		if (!kev)
+			return -EBADMSG;
+		if (kev->type == FYET_MAPPING_END) {
+			event_free(ld, kev);
+			return 0;
+		}
+		kpos = pos_of(kev, NULL);
+		kt = kev->type == FYET_SCALAR ? fy_token_get_text(kev->scalar.value, &klen) : NULL;
+		if (kt && klen > 0 && klen < 64 && strspn(kt, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") >= klen)
+			(void)nbw_snprintf(q, sizeof(q), "%.*s", (int)klen, kt);
+		else
+			config__quote(kt ? kt : "?", kt ? klen : 1, q, sizeof(q));
+		for (i = 0; kt && i < ARRAY_SIZE(keys); i++)
+			if (strlen(keys[i].name) == klen && memcmp(keys[i].name, kt, klen) == 0)
+				break;
+		if (kt && i < ARRAY_SIZE(keys))
+			(void)nbw_snprintf(key, sizeof(key), "%s.%s", prefix, keys[i].name);
+		else
+			(void)nbw_snprintf(key, sizeof(key), "%s.%s", prefix, q);
+		r = skip_node(ld, kev);
+		if (r < 0)
+			return r;
+		val = fy_parser_parse(ld->fyp);
+		if (!val)
+			return -EBADMSG;
+		if (!kt || i == ARRAY_SIZE(keys)) {
+			report(ld, &kpos, key,
+			       "unknown key (supported: cpu_limit, mem_limit, storage_capacity, pids_limit)");
+			r = skip_node(ld, val);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (seen[i]) {
+			report(ld, &kpos, key, "duplicate key (first at line %d, column %d)", seen_at[i].line,
+			       seen_at[i].column);
+			r = skip_node(ld, val);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		seen[i] = true;
+		seen_at[i] = kpos;
+		vpos = pos_of(val, &kpos);
+		memset(&scratch, 0, sizeof(scratch));
+		{
+			size_t before = ld->n_errors;
+			int idx = find_key(keys[i].global);
+
+			if (idx < 0)
+				return -EINVAL; /* a bug: the table lost a row */
+			r = take_value_into(ld, &config__keys[idx], key, &scratch, &vpos, val);
+			if (r < 0)
+				return r;
+			if (ld->n_errors != before)
+				continue;
+		}
+		switch (i) {
+		case 0:
+			p->cpu_limit = scratch.singleuser.cpu_limit;
+			p->has_cpu_limit = true;
+			break;
+		case 1:
+			p->mem_limit = scratch.singleuser.memory_limit;
+			p->has_mem_limit = true;
+			break;
+		case 2:
+			p->storage_capacity = scratch.singleuser.storage_capacity;
+			p->has_storage_capacity = true;
+			break;
+		default:
+			p->pids_limit = scratch.singleuser.pids_limit;
+			p->has_pids_limit = true;
+			break;
+		}
+	}
+}
+
+/* One profile mapping, after its MAPPING_START at mpos. */
+static int take_profile(struct loader *ld, const char *prefix, const struct pos *mpos, struct config_profile *p,
+			struct profile_pos *pp)
+{
+	static const char *const names[] = {"display_name", "slug", "description", "default", "kubespawner_override"};
+	bool seen[ARRAY_SIZE(names)] = {false};
+	struct pos seen_at[ARRAY_SIZE(names)];
+
+	for (;;) {
+		struct fy_event *kev = fy_parser_parse(ld->fyp), *val;
+		char key[CONFIG__MAX_KEY + 96], q[96], got[96];
+		const char *kt;
+		size_t klen = 0, i;
+		struct pos kpos, vpos;
+		int r = 0;
+
+		if (!kev)
+			return -EBADMSG;
+		if (kev->type == FYET_MAPPING_END) {
+			event_free(ld, kev);
+			break;
+		}
+		kpos = pos_of(kev, NULL);
+		kt = kev->type == FYET_SCALAR ? fy_token_get_text(kev->scalar.value, &klen) : NULL;
+		if (kt && klen > 0 && klen < 64 && strspn(kt, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") >= klen)
+			(void)nbw_snprintf(q, sizeof(q), "%.*s", (int)klen, kt);
+		else
+			config__quote(kt ? kt : "?", kt ? klen : 1, q, sizeof(q));
+		for (i = 0; kt && i < ARRAY_SIZE(names); i++)
+			if (strlen(names[i]) == klen && memcmp(names[i], kt, klen) == 0)
+				break;
+		if (kt && i < ARRAY_SIZE(names))
+			(void)nbw_snprintf(key, sizeof(key), "%s.%s", prefix, names[i]);
+		else
+			(void)nbw_snprintf(key, sizeof(key), "%s.%s", prefix, q);
+		r = skip_node(ld, kev);
+		if (r < 0)
+			return r;
+		val = fy_parser_parse(ld->fyp);
+		if (!val)
+			return -EBADMSG;
+		vpos = pos_of(val, &kpos);
+		if (!kt || i == ARRAY_SIZE(names)) {
+			report(ld, &kpos, key,
+			       "unknown key (supported: display_name, slug, description, default, "
+			       "kubespawner_override)");
+			r = skip_node(ld, val);
+		} else if (seen[i]) {
+			report(ld, &kpos, key, "duplicate key (first at line %d, column %d)", seen_at[i].line,
+			       seen_at[i].column);
+			r = skip_node(ld, val);
+		} else {
+			seen[i] = true;
+			seen_at[i] = kpos;
+			switch (i) {
+			case 0:
+				r = take_profile_string(ld, key, val, &vpos, 256, &p->display_name);
+				break;
+			case 1: {
+				size_t before = ld->n_errors;
+
+				r = take_profile_string(ld, key, val, &vpos, CONFIG__MAX_STRING, &p->slug);
+				if (r == 0 && ld->n_errors == before && !slug_ok(p->slug)) {
+					config__quote(p->slug, strlen(p->slug), got, sizeof(got));
+					report(ld, &vpos, key,
+					       "expected 1..%d characters a-z, 0-9 and \"-\", got %s", CONFIG_SLUG_MAX,
+					       got);
+				}
+				pp->slug = vpos;
+				break;
+			}
+			case 2:
+				r = take_profile_string(ld, key, val, &vpos, 4096, &p->description);
+				break;
+			case 3: {
+				const struct config__key k = {.name = key, .type = CONFIG__BOOL};
+				struct config scratch;
+
+				/* a bool row of our own: same conversion and messages */
+				memset(&scratch, 0, sizeof(scratch));
+				{
+					struct config__key kk = k;
+					size_t before = ld->n_errors;
+
+					kk.offset = offsetof(struct config, debug);
+					r = take_value_into(ld, &kk, key, &scratch, &vpos, val);
+					if (r == 0 && ld->n_errors == before)
+						p->is_default = scratch.debug;
+				}
+				pp->def = vpos;
+				break;
+			}
+			default:
+				if (val->type != FYET_MAPPING_START) {
+					if (scalar_is_null(val)) {
+						event_free(ld, val);
+						break;
+					}
+					report(ld, &vpos, key, "expected a mapping, got %s",
+					       node_kind(val, got, sizeof(got)));
+					r = skip_node(ld, val);
+					break;
+				}
+				if (!tag_ok(ld, val, &vpos, key, TAG_MAP, NULL)) {
+					r = skip_node(ld, val);
+					break;
+				}
+				event_free(ld, val);
+				r = take_override(ld, key, p);
+				break;
+			}
+		}
+		if (r < 0)
+			return r;
+		if (ld->oom)
+			return -ENOMEM;
+	}
+	if (!seen[1])
+		report(ld, mpos, prefix, "missing key slug");
+	if (!seen[0])
+		report(ld, mpos, prefix, "missing key display_name");
+	if (!p->description && !(p->description = strdup("")))
+		return -ENOMEM;
+	return 0;
+}
+
+/* singleuser.profileList: a sequence of profile mappings. Consumes val. */
+static int take_profile_list(struct loader *ld, const struct pos *kpos, struct fy_event *val)
+{
+	struct config *c = ld->c;
+	struct profile_pos pp[CONFIG_PROFILES_MAX];
+	struct pos vpos = pos_of(val, kpos);
+	char got[96];
+	size_t n = 0, elem = 0, first_default = SIZE_MAX;
+	int r;
+
+	if (scalar_is_null(val)) {
+		event_free(ld, val);
+		return 0;
+	}
+	if (val->type != FYET_SEQUENCE_START) {
+		report(ld, &vpos, PROFILE_LIST_KEY, "expected a list of profiles, got %s",
+		       node_kind(val, got, sizeof(got)));
+		return skip_node(ld, val);
+	}
+	if (!tag_ok(ld, val, &vpos, PROFILE_LIST_KEY, TAG_SEQ, NULL))
+		return skip_node(ld, val);
+	event_free(ld, val);
+	c->singleuser.profiles = calloc(CONFIG_PROFILES_MAX, sizeof(struct config_profile));
+	if (!c->singleuser.profiles)
+		return -ENOMEM;
+
+	for (;;) {
+		struct fy_event *ev = fy_parser_parse(ld->fyp);
+		char prefix[CONFIG__MAX_KEY];
+		struct pos p;
+
+		if (!ev)
+			return -EBADMSG;
+		if (ev->type == FYET_SEQUENCE_END) {
+			event_free(ld, ev);
+			break;
+		}
+		p = pos_of(ev, &vpos);
+		(void)nbw_snprintf(prefix, sizeof(prefix), "%s[%zu]", PROFILE_LIST_KEY, elem++);
+		if (ev->type != FYET_MAPPING_START) {
+			report(ld, &p, prefix, "expected a mapping, got %s", node_kind(ev, got, sizeof(got)));
+			r = skip_node(ld, ev);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (n == CONFIG_PROFILES_MAX) {
+			report(ld, &p, prefix, "more than %d profiles", CONFIG_PROFILES_MAX);
+			r = skip_node(ld, ev);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (!tag_ok(ld, ev, &p, prefix, TAG_MAP, NULL)) {
+			r = skip_node(ld, ev);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		event_free(ld, ev);
+		pp[n] = (struct profile_pos){{0, 0}, {0, 0}};
+		r = take_profile(ld, prefix, &p, &c->singleuser.profiles[n], &pp[n]);
+		/* counted even when incomplete, so config_free frees its strings */
+		c->singleuser.n_profiles = ++n;
+		if (r < 0)
+			return r;
+		{
+			struct config_profile *cur = &c->singleuser.profiles[n - 1];
+			char key[CONFIG__MAX_KEY + 16], q[96];
+
+			for (size_t j = 0; cur->slug && j + 1 < n; j++) {
+				const struct config_profile *o = &c->singleuser.profiles[j];
+
+				if (o->slug && strcmp(o->slug, cur->slug) == 0) {
+					(void)nbw_snprintf(key, sizeof(key), "%s.slug", prefix);
+					config__quote(cur->slug, strlen(cur->slug), q, sizeof(q));
+					report(ld, &pp[n - 1].slug, key,
+					       "duplicate slug %s (first at line %d, column %d)", q, pp[j].slug.line,
+					       pp[j].slug.column);
+					break;
+				}
+			}
+			if (cur->is_default) {
+				if (first_default == SIZE_MAX)
+					first_default = n - 1;
+				else {
+					(void)nbw_snprintf(key, sizeof(key), "%s.default", prefix);
+					report(ld, &pp[n - 1].def, key,
+					       "only one profile may be the default (already %s[%zu] at line %d, "
+					       "column %d)",
+					       PROFILE_LIST_KEY, first_default, pp[first_default].def.line,
+					       pp[first_default].def.column);
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+int config_profile_resolve(const struct config *c, const char *slug, const struct config_profile **ret)
+{
+	if (!slug || !slug[0]) {
+		*ret = NULL;
+		for (size_t i = 0; i < c->singleuser.n_profiles; i++)
+			if (c->singleuser.profiles[i].is_default) {
+				*ret = &c->singleuser.profiles[i];
+				return 0;
+			}
+		if (c->singleuser.n_profiles > 0)
+			*ret = &c->singleuser.profiles[0];
+		return 0;
+	}
+	for (size_t i = 0; i < c->singleuser.n_profiles; i++)
+		if (strcmp(c->singleuser.profiles[i].slug, slug) == 0) {
+			*ret = &c->singleuser.profiles[i];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+void config_profile_choices(const struct config *c, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; i < c->singleuser.n_profiles; i++) {
+		int w = snprintf(buf + o, size - o, "%s%s", i ? ", " : "", c->singleuser.profiles[i].slug);
+
+		if (w < 0 || (size_t)w >= size - o) {
+			buf[o] = '\0';
+			return;
+		}
+		o += (size_t)w;
+	}
+}
+
+void config_effective(const struct config *c, const struct config_profile *p, struct config *ret)
+{
+	*ret = *c;
+	if (!p)
+		return;
+	if (p->has_cpu_limit)
+		ret->singleuser.cpu_limit = p->cpu_limit;
+	if (p->has_mem_limit)
+		ret->singleuser.memory_limit = p->mem_limit;
+	if (p->has_pids_limit)
+		ret->singleuser.pids_limit = p->pids_limit;
+	if (p->has_storage_capacity)
+		ret->singleuser.storage_capacity = p->storage_capacity;
+}
+
 /* The value of key path (key at kpos); consumes val and its subtree. */
 static int take_node(struct loader *ld, const char *path, const struct pos *kpos, struct fy_event *val)
 {
@@ -525,6 +982,19 @@ static int take_node(struct loader *ld, const char *path, const struct pos *kpos
 	struct pos *first;
 	char got[96], hint[CONFIG__MAX_KEY];
 
+	if (strcmp(path, PROFILE_LIST_KEY) == 0) {
+		first = section_seen(ld, path);
+		if (first) {
+			report(ld, kpos, path, "duplicate key (first at line %d, column %d)", first->line,
+			       first->column);
+			return skip_node(ld, val);
+		}
+		if (ld->n_sections < MAX_SECTIONS) {
+			(void)nbw_strlcpy(ld->sections[ld->n_sections].path, path, CONFIG__MAX_KEY);
+			ld->sections[ld->n_sections++].where = *kpos;
+		}
+		return take_profile_list(ld, kpos, val);
+	}
 	if (idx >= 0) {
 		if (ld->seen[idx]) {
 			report(ld, kpos, path, "duplicate key (first at line %d, column %d)", ld->key_where[idx].line,
@@ -1007,6 +1477,9 @@ void config_free(struct config *c)
 			break;
 		}
 	}
+	for (size_t i = 0; i < c->singleuser.n_profiles; i++)
+		profile_free_fields(&c->singleuser.profiles[i]);
+	free(c->singleuser.profiles);
 	free(c->hub.bind_host);
 	free(c->source);
 	free(c);

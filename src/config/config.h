@@ -12,6 +12,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CONFIG_PROFILES_MAX 64
+#define CONFIG_SLUG_MAX 63 /* [a-z0-9-]{1,63} */
+
+/* One entry of singleuser.profileList, as in Zero to JupyterHub / KubeSpawner:
+ * display_name, slug, description, default, and kubespawner_override with
+ * cpu_limit, mem_limit, storage_capacity, pids_limit (each in the range of
+ * the global singleuser.* key; unset = the global value). */
+struct config_profile {
+	char *slug;
+	char *display_name;
+	char *description; /* "" when absent */
+	bool is_default;
+	bool has_cpu_limit, has_mem_limit, has_storage_capacity, has_pids_limit;
+	double cpu_limit;
+	uint64_t mem_limit;
+	uint64_t storage_capacity;
+	uint64_t pids_limit;
+};
+
 struct config {
 	char *source;                 /* file name as given, for messages */
 
@@ -43,6 +62,8 @@ struct config {
 		uint32_t host_uid_base; /* singleuser.hostUidBase: first host uid of the per-user ranges, default 1000000, >= 65536;
 		                         * each user gets 65536 host uids, range i = [base + i*65536, base + (i+1)*65536) */
 		uint32_t max_servers;   /* singleuser.maxServers: bound on concurrent servers, default 256, 1..10000 */
+		struct config_profile *profiles; /* singleuser.profileList, in file order; may be empty */
+		size_t n_profiles;
 	} singleuser;
 
 	struct {
@@ -75,6 +96,18 @@ int config_load_fd(int fd, const char *display_name, struct config **ret, struct
 int config_load_string(const char *text, size_t len, const char *display_name, struct config **ret,
 		       struct config_diag *diag);
 void config_free(struct config *c);
+
+/* The profile a spawn request names. slug "" (or NULL) = the default one: the
+ * entry with default: true, else the first (as KubeSpawner). With an empty
+ * profileList only "" is valid and *ret is NULL (the global settings).
+ * Returns 0, or -ENOENT for a slug that is not in the list. */
+int config_profile_resolve(const struct config *c, const char *slug, const struct config_profile **ret);
+/* "small, large" — the slugs, for messages. */
+void config_profile_choices(const struct config *c, char *buf, size_t size);
+/* *ret = a shallow copy of *c whose singleuser cpu/memory/pids/storage are
+ * the profile's (p NULL: unchanged). Strings stay owned by c: never pass ret
+ * to config_free, and do not use it after c is freed. */
+void config_effective(const struct config *c, const struct config_profile *p, struct config *ret);
 
 /* "1G", "512M", "1.5G", "1024" (bytes) → bytes. K/M/G/T (and Ki/Mi/Gi/Ti) are
  * powers of 1024 as in Z2JH/KubeSpawner. Returns -EINVAL / -ERANGE. */
