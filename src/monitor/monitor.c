@@ -17,6 +17,7 @@
 #include "common/common.h"
 #include "monitor/internal.h"
 #include "monitor/kaudit.h"
+#include "monitor/oom.h"
 #include "monitor/monitor.h"
 
 #define HUB_RESTART_MIN_MS 200
@@ -131,6 +132,30 @@ static const char *kaudit_lookup(void *userdata, uint32_t slot)
 static void kaudit_emit(void *userdata, const char *event, const char *user, json_t *fields)
 {
 	monitor_audit(userdata, event, user, NULL, json_incref(fields));
+}
+
+/* ---- OOM kills and pids-limit hits (oom.c) ---- */
+
+static void oom_emit(void *userdata, const char *event, const char *user, json_t *fields)
+{
+	monitor_audit(userdata, event, user, NULL, json_incref(fields));
+}
+
+/* One polling round over the running servers' cgroups ("nbwarden-" + name). */
+static void oom_round(struct monitor *m, struct oom_watch *w)
+{
+	uint64_t now = nbw_time_mono_ms();
+
+	if (!w || !oom_watch_due(w, now))
+		return;
+	oom_watch_begin(w);
+	for (size_t i = 0; i < m->n_servers; i++) {
+		const struct server *s = m->servers[i];
+		if ((s->state == SRV_WAITING || s->state == SRV_READY) &&
+		    str_has_prefix(s->paths.container_id, "nbwarden-"))
+			oom_watch_check(w, s->user, s->paths.container_id + strlen("nbwarden-"), now);
+	}
+	oom_watch_end(w, now);
 }
 
 /* ---- the hub process ---- */
@@ -411,6 +436,7 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 	_cleanup_close_ int listen_fd = -1, config_fd = -1, sfd = -1;
 	uint64_t hub_restart_at = 0, hub_backoff = HUB_RESTART_MIN_MS, hub_started = 0, shutdown_deadline = 0;
 	struct kaudit *ka = NULL;
+	struct oom_watch *ow = NULL;
 	sigset_t mask;
 	int r, exit_code = 0;
 
@@ -483,10 +509,15 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 				"refused syscalls, executions and writes in the sandboxes are still refused but NOT recorded "
 				"in the audit log");
 
+	/* OOM kills and pids-limit hits from the sandboxes' cgroup counters. */
+	if (oom_watch_new("/sys/fs/cgroup", oom_emit, m, &ow) < 0)
+		log_warn("Cannot watch the sandboxes' OOM and pids counters (out of memory)");
+
 	r = hub_start(m, listen_fd, config_fd, config_path);
 	if (r < 0) {
 		log_error_errno(r, "Cannot start the hub process");
 		kaudit_free(ka);
+		oom_watch_free(ow);
 		audit_close(m->audit);
 		free(m);
 		return 1;
@@ -519,6 +550,9 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 		if (t >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;
 		t = audit_next_sync_ms(m->audit);
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
+		t = ow ? oom_watch_next_tick_ms(ow, m->n_servers > 0, now) : -1;
 		if (t >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;
 		t = ka ? kaudit_next_tick_ms(ka, now) : -1;
@@ -563,6 +597,7 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 		if (ka)
 			kaudit_tick(ka, nbw_time_mono_ms());
 		servers_tick(m);
+		oom_round(m, ow);
 		audit_sync(m->audit, 0);
 		if (!m->shutting_down && m->hub_pid == 0 && hub_restart_at && nbw_time_mono_ms() >= hub_restart_at) {
 			hub_restart_at = 0;
@@ -580,6 +615,7 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 		;
 	cgroup_parents_cleanup();
 	kaudit_free(ka);
+	oom_watch_free(ow);
 	hub_lost(m);
 	if (m->hub_log_fd >= 0) {
 		hub_log_read(m);
