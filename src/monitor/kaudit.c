@@ -48,6 +48,7 @@ struct domain {
 
 struct kaudit {
 	int fd;
+	bool enabled_audit; /* we turned kernel audit on: turn it off again at the end */
 	uint32_t base;
 	kaudit_lookup_fn lookup;
 	kaudit_emit_fn emit;
@@ -533,7 +534,10 @@ int kaudit_new(uint32_t host_uid_base, kaudit_lookup_fn lookup, kaudit_emit_fn e
 /* Turn the kernel's audit on when it is off: Landlock writes no records
  * otherwise (seccomp's are written either way). Without auditd the kernel
  * also prints records to the kernel log, rate-limited. */
-static void audit_enable(void)
+static int audit_set_enabled(uint32_t value);
+
+/* Returns true when it turned auditing on. */
+static bool audit_enable(void)
 {
 	struct {
 		struct nlmsghdr h;
@@ -545,40 +549,58 @@ static void audit_enable(void)
 	ssize_t n;
 
 	if (fd < 0)
-		return;
+		return false;
 	memset(&req, 0, sizeof(req));
-	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_len = NLMSG_LENGTH(0); /* what is sent: the kernel drops a longer claim */
 	req.h.nlmsg_type = AUDIT_GET;
 	req.h.nlmsg_flags = NLM_F_REQUEST;
 	req.h.nlmsg_seq = 1;
 	struct timeval tv = { .tv_sec = 1 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (sendto(fd, &req, NLMSG_LENGTH(0), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		return;
+		return false;
 	for (int i = 0; i < 4; i++) {
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n < (ssize_t)NLMSG_LENGTH(sizeof(uint32_t) * 2))
-			return;
+			return false;
 		struct nlmsghdr *h = (struct nlmsghdr *)buf;
 		if (h->nlmsg_type != AUDIT_GET)
 			continue;
 		uint32_t enabled;
 		memcpy(&enabled, buf + NLMSG_HDRLEN + sizeof(uint32_t), sizeof(enabled));
 		if (enabled != 0)
-			return; /* on (1) or locked (2): nothing to do */
+			return false; /* on (1) or locked (2): nothing to do */
 		break;
 	}
+	if (audit_set_enabled(1) < 0) {
+		log_warn_errno(-errno, "Cannot enable kernel audit: Landlock refusals will not be recorded");
+		return false;
+	}
+	log_info("Enabled kernel audit (audit_enabled=1) so that Landlock refusals are recorded");
+	return true;
+}
+
+static int audit_set_enabled(uint32_t value)
+{
+	struct {
+		struct nlmsghdr h;
+		struct audit_status s;
+	} req;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	_cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+
+	if (fd < 0)
+		return -errno;
 	memset(&req, 0, sizeof(req));
 	req.h.nlmsg_len = sizeof(req);
 	req.h.nlmsg_type = AUDIT_SET;
 	req.h.nlmsg_flags = NLM_F_REQUEST;
 	req.h.nlmsg_seq = 2;
 	req.s.mask = AUDIT_STATUS_ENABLED;
-	req.s.enabled = 1;
+	req.s.enabled = value;
 	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		log_warn_errno(-errno, "Cannot enable kernel audit: Landlock refusals will not be recorded");
-	else
-		log_info("Enabled kernel audit (audit_enabled=1) so that Landlock refusals are recorded");
+		return -errno;
+	return 0;
 }
 
 int kaudit_open(struct kaudit *k)
@@ -598,7 +620,7 @@ int kaudit_open(struct kaudit *k)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	k->fd = fd;
-	audit_enable();
+	k->enabled_audit = audit_enable();
 	return 0;
 }
 
@@ -649,5 +671,8 @@ void kaudit_free(struct kaudit *k)
 		return;
 	if (k->fd >= 0)
 		close(k->fd);
+	/* Leave the host as we found it. */
+	if (k->enabled_audit && audit_set_enabled(0) == 0)
+		log_info("Kernel audit turned off again (it was off when nbwarden started)");
 	free(k);
 }

@@ -6,6 +6,8 @@ outlives its monitor keeps serving with nobody supervising it.
 """
 import os
 import signal
+import socket
+import struct
 import time
 
 import pytest
@@ -58,3 +60,46 @@ def test_hub_dies_with_the_monitor(daemon):
     # restart so the fixture's SIGTERM teardown (and leftover checks) run normally
     time.sleep(0.2)
     daemon.start()
+
+
+def kernel_audit_enabled():
+    """audit_enabled from AUDIT_GET (netlink), as auditctl -s shows it."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)  # NETLINK_AUDIT
+    try:
+        s.bind((0, 0))
+        s.send(struct.pack("=IHHII", 16, 1000, 1, 1, 0))  # AUDIT_GET, NLM_F_REQUEST
+        for _ in range(4):
+            d = s.recv(4096)
+            if struct.unpack("=H", d[4:6])[0] == 1000:
+                return struct.unpack("=I", d[20:24])[0]
+    finally:
+        s.close()
+    raise AssertionError("no AUDIT_GET answer")
+
+
+def audit_set_enabled(value):
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)
+    try:
+        s.bind((0, 0))
+        status = struct.pack("=10I", 1, value, 0, 0, 0, 0, 0, 0, 0, 0)  # mask=AUDIT_STATUS_ENABLED
+        s.send(struct.pack("=IHHII", 16 + len(status), 1001, 1, 2, 0) + status)  # AUDIT_SET
+    finally:
+        s.close()
+
+
+def test_kernel_audit_setting_restored():
+    """The monitor turns kernel auditing on for Landlock's records; it must
+    leave the host's setting as it found it."""
+    if kernel_audit_enabled() == 2:
+        pytest.skip("kernel audit configuration is locked (enabled=2)")
+    before = kernel_audit_enabled()
+    audit_set_enabled(0)
+    try:
+        d = new_daemon("auditflag")
+        d.start()
+        nbw.wait_until(lambda: kernel_audit_enabled() == 1, 10, what="kernel audit enabled by the monitor")
+        problems = finish_daemon(d)
+        assert not problems, problems
+        assert kernel_audit_enabled() == 0, "the monitor left kernel auditing switched on"
+    finally:
+        audit_set_enabled(before)
