@@ -11,7 +11,7 @@
 
 /* ---- spawn / stop ---- */
 
-int hub__spawn(struct hub *h, const char *user, const char *actor, const char *ip)
+int hub__spawn(struct hub *h, const char *user, const char *actor, const char *ip, const char *profile)
 {
 	struct ipc_spawn m;
 	struct hub_server *s;
@@ -24,6 +24,7 @@ int hub__spawn(struct hub *h, const char *user, const char *actor, const char *i
 	nbw_strlcpy(m.user, user, sizeof(m.user));
 	nbw_strlcpy(m.actor, actor, sizeof(m.actor));
 	hub__sanitize_ip(m.ip, sizeof(m.ip), ip);
+	nbw_strlcpy(m.profile, profile ? profile : "", sizeof(m.profile));
 	r = hub__mon_send(h, IPC_SPAWN, &m, sizeof(m), NULL, 0);
 	if (r < 0)
 		return r;
@@ -38,6 +39,7 @@ int hub__spawn(struct hub *h, const char *user, const char *actor, const char *i
 		s->started = nbw_time_now();
 		s->last_activity = 0;
 		nbw_strlcpy(s->message, "Server requested", sizeof(s->message));
+		nbw_strlcpy(s->profile, m.profile, sizeof(s->profile));
 	}
 	return 0;
 }
@@ -246,17 +248,24 @@ static bool authorize_target(struct hub *h, struct http_req *req, const struct h
 static void api_server_post(struct hub *h, struct http_req *req, const struct hub_caller *c, const char *name)
 {
 	struct hub_server *s = hub__server_find(h, name);
+	char profile[CONFIG_SLUG_MAX + 1], err[700];
+	json_t *opts = NULL;
 	int r;
 
 	if (req->body_len > 0) {
 		json_error_t jerr;
-		json_t *opts = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		opts = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 		if (!opts || !json_is_object(opts)) {
 			json_decref(opts);
 			http_respond_error_json(req, 400, "Invalid JSON body: expected an object of user options");
 			return;
 		}
-		json_decref(opts); /* user options: not used yet (profiles are a later issue) */
+	}
+	r = hub__spawn_options(h->cfg, opts, profile, sizeof(profile), err, sizeof(err));
+	json_decref(opts);
+	if (r < 0) {
+		http_respond_error_json(req, 400, err);
+		return;
 	}
 	if (s && s->stopping) {
 		char msg[96];
@@ -272,7 +281,7 @@ static void api_server_post(struct hub *h, struct http_req *req, const struct hu
 		http_respond(req, 202, NULL, NULL, 0);
 		return;
 	}
-	r = hub__spawn(h, name, c->user.name, req->client_ip);
+	r = hub__spawn(h, name, c->user.name, req->client_ip, profile);
 	if (r < 0) {
 		http_respond_error_json(req, 503, "Cannot reach the server manager");
 		return;

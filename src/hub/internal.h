@@ -10,6 +10,7 @@
 
 #include "auth/auth.h"
 #include "common/common.h"
+#include "config/config.h"
 #include "ipc/ipc.h"
 #include "store/store.h"
 
@@ -48,6 +49,7 @@ struct hub_server {
 	char socket_path[IPC_PATH_SIZE];
 	int64_t last_activity; /* unix seconds, 0 never */
 	int64_t last_touch_stored;
+	char profile[CONFIG_SLUG_MAX + 1]; /* slug asked for at spawn ("" none / unknown after a hub restart) */
 };
 
 /* ---- per-request async contexts (req->app) ---- */
@@ -200,7 +202,8 @@ int hub__ip_key(const char *ip, char *out, size_t size);
 /* ---- api.c ---- */
 void hub__api_dispatch(struct hub *h, struct http_req *req);
 /* Request a spawn of `user`'s server on behalf of actor (marks it pending). */
-int hub__spawn(struct hub *h, const char *user, const char *actor, const char *ip);
+/* profile: a slug already checked by hub__spawn_profile ("" = none). */
+int hub__spawn(struct hub *h, const char *user, const char *actor, const char *ip, const char *profile);
 int hub__stop(struct hub *h, const char *user, const char *actor, const char *ip);
 /* Monitor events → watchers and stop waiters. */
 void hub__notify_progress(struct hub *h, const struct hub_server *srv);
@@ -323,6 +326,17 @@ size_t hub__utf8_trunc(const char *s, size_t len, size_t max);
 enum hub_progress_kind { HUB_PROGRESS_UPDATE = 0, HUB_PROGRESS_READY, HUB_PROGRESS_FAILED };
 /* "data: {...}\n\n" in JupyterHub's progress format; malloc'd, NULL on OOM. */
 char *hub__progress_event(int kind, uint32_t percent, const char *message, const char *user);
+/* The profile of a spawn request. requested: the slug the client named, or
+ * NULL (no body, {} or "profile": null) for the default one. On success ret
+ * holds the slug to send to the monitor (the default's slug, or "" when no
+ * profiles are configured). An unknown slug: -ENOENT with a message naming
+ * the choices in err. */
+int hub__spawn_profile(const struct config *cfg, const char *requested, char *ret, size_t size, char *err,
+		       size_t err_size);
+/* JupyterHub user options {"profile": "slug"} of a POST .../server body (opts
+ * may be NULL) → hub__spawn_profile. -EINVAL for a profile that is not a string. */
+int hub__spawn_options(const struct config *cfg, const json_t *opts, char *ret, size_t size, char *err,
+		       size_t err_size);
 /* JupyterHub user model; srv may be NULL. */
 json_t *hub__user_model(const struct store_user *u, const struct hub_server *srv);
 /* json_string, or a sanitized ASCII copy when s is not valid UTF-8. */

@@ -390,6 +390,8 @@ json_t *hub__user_model(const struct store_user *u, const struct hub_server *srv
 		json_object_set_new(s, "last_activity", time_or_null(slast));
 		json_object_set_new(s, "progress_url", json_string(purl));
 		json_object_set_new(s, "state", json_object());
+		json_object_set_new(s, "user_options", srv->profile[0] ? json_pack("{s:s}", "profile", srv->profile)
+								     : json_object());
 		json_object_set_new(servers, "", s);
 	}
 	json_object_set_new(o, "servers", servers);
@@ -758,4 +760,36 @@ refuse:
 	if (ret_reason)
 		*ret_reason = reason;
 	return -EPERM;
+}
+
+int hub__spawn_profile(const struct config *cfg, const char *requested, char *ret, size_t size, char *err,
+		       size_t err_size)
+{
+	const struct config_profile *p = NULL;
+	char choices[512];
+
+	if (config_profile_resolve(cfg, requested, &p) < 0) {
+		config_profile_choices(cfg, choices, sizeof(choices));
+		if (choices[0])
+			nbw_snprintf(err, err_size, "Unknown profile \"%.64s\"; choose one of: %s", requested, choices);
+		else
+			nbw_snprintf(err, err_size, "Unknown profile \"%.64s\"; no profiles are configured", requested);
+		return -ENOENT;
+	}
+	if (nbw_strlcpy(ret, p ? p->slug : "", size) < 0)
+		return -ENOBUFS;
+	return 0;
+}
+
+int hub__spawn_options(const struct config *cfg, const json_t *opts, char *ret, size_t size, char *err,
+		       size_t err_size)
+{
+	const json_t *v = opts ? json_object_get(opts, "profile") : NULL;
+
+	if (v && !json_is_null(v) && !json_is_string(v)) {
+		nbw_snprintf(err, err_size, "Invalid user options: \"profile\" must be a string");
+		return -EINVAL;
+	}
+	return hub__spawn_profile(cfg, v && json_is_string(v) ? json_string_value(v) : NULL, ret, size, err,
+				  err_size);
 }

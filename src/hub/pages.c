@@ -450,12 +450,41 @@ static void logout_post(struct hub *h, struct http_req *req)
 
 /* ---- home ---- */
 
-static void start_form(struct page *p, const struct hub_caller *c, const char *name, const char *label)
+/* The profiles of singleuser.profileList as radio buttons (the default checked). */
+static void profile_choices(struct page *p, const struct config *cfg)
+{
+	const struct config_profile *def = NULL;
+
+	if (cfg->singleuser.n_profiles == 0)
+		return;
+	(void)config_profile_resolve(cfg, "", &def);
+	pg_puts(p, "<fieldset class=\"profiles\"><legend>Server options</legend>\n");
+	for (size_t i = 0; i < cfg->singleuser.n_profiles; i++) {
+		const struct config_profile *pr = &cfg->singleuser.profiles[i];
+
+		pg_puts(p, "<label class=\"profile\"><input type=\"radio\" name=\"profile\" value=\"");
+		pg_esc(p, pr->slug);
+		pg_puts(p, pr == def ? "\" checked> <strong>" : "\"> <strong>");
+		pg_esc(p, pr->display_name);
+		pg_puts(p, "</strong>");
+		if (pr->description[0]) {
+			pg_puts(p, " <span class=\"description\">");
+			pg_esc(p, pr->description);
+			pg_puts(p, "</span>");
+		}
+		pg_puts(p, "</label><br>\n");
+	}
+	pg_puts(p, "</fieldset>\n");
+}
+
+static void start_form(struct page *p, const struct config *cfg, const struct hub_caller *c, const char *name,
+		       const char *label)
 {
 	pg_puts(p, "<form class=\"inline\" method=\"post\" action=\"/hub/spawn/");
 	pg_esc(p, name);
 	pg_puts(p, "\">");
 	pg_xsrf(p, c->sess.xsrf);
+	profile_choices(p, cfg);
 	pg_puts(p, "<button type=\"submit\" class=\"primary\">");
 	pg_esc(p, label);
 	pg_puts(p, "</button></form>");
@@ -487,12 +516,12 @@ static void home_get(struct hub *h, struct http_req *req)
 	pg_puts(&p, "<section class=\"card\"><h1>Your server</h1>\n<p class=\"status\" id=\"server-status\">");
 	if (!s) {
 		pg_puts(&p, "Not running.</p><div class=\"actions\">");
-		start_form(&p, &c, name, "Start my server");
+		start_form(&p, h->cfg, &c, name, "Start my server");
 	} else if (s->state == HUB_SRV_FAILED) {
 		pg_puts(&p, "The last start failed: ");
 		pg_esc(&p, s->message);
 		pg_puts(&p, "</p><div class=\"actions\">");
-		start_form(&p, &c, name, "Start my server");
+		start_form(&p, h->cfg, &c, name, "Start my server");
 	} else if (s->stopping) {
 		pg_puts(
 		    &p,
@@ -546,11 +575,20 @@ static bool form_target(struct hub *h, struct http_req *req, const char *prefix,
 static void spawn_post(struct hub *h, struct http_req *req)
 {
 	struct hub_caller c __attribute__((cleanup(hub__caller_wipe)));
-	char name[NBW_USERNAME_MAX + 1], loc[96];
+	char name[NBW_USERNAME_MAX + 1], loc[96], want[128], profile[CONFIG_SLUG_MAX + 1], err[700];
 	struct hub_server *s;
+	int r;
 
 	if (!form_target(h, req, "/hub/spawn", &c, name, sizeof(name)))
 		return;
+	r = http_req_form(req, "profile", want, sizeof(want));
+	if (r < 0 && r != -ENOENT)
+		(void)nbw_strlcpy(want, "?", sizeof(want)); /* too long: an unknown slug */
+	if (hub__spawn_profile(h->cfg, r == -ENOENT || !want[0] ? NULL : want, profile, sizeof(profile), err,
+			       sizeof(err)) < 0) {
+		hub__page_error(h, req, 400, err);
+		return;
+	}
 	s = hub__server_find(h, name);
 	if (s && s->state == HUB_SRV_READY && !s->stopping) {
 		nbw_snprintf(loc, sizeof(loc), "/user/%s/", name);
@@ -562,7 +600,7 @@ static void spawn_post(struct hub *h, struct http_req *req)
 		return;
 	}
 	if (!s || s->state == HUB_SRV_FAILED) {
-		if (hub__spawn(h, name, c.user.name, req->client_ip) < 0) {
+		if (hub__spawn(h, name, c.user.name, req->client_ip, profile) < 0) {
 			hub__page_error(h, req, 503, "Cannot reach the server manager.");
 			return;
 		}
@@ -637,7 +675,7 @@ static void spawn_pending_get(struct hub *h, struct http_req *req)
 		pg_puts(&p,
 			"</p>\n<ol id=\"progress-log\" class=\"log\"></ol>\n"
 			"<div id=\"progress-failed\" class=\"error\" hidden><p>The server could not be started.</p>");
-		start_form(&p, &c, name, "Try again");
+		start_form(&p, h->cfg, &c, name, "Try again");
 		pg_puts(&p, "</div>\n<noscript><p>Reload this page to follow the progress.</p></noscript></div>\n"
 			    "<script src=\"/hub/static/spawn.js\"></script>\n");
 	} else if (s && s->stopping) {
@@ -660,7 +698,7 @@ static void spawn_pending_get(struct hub *h, struct http_req *req)
 			pg_puts(&p, "</p>");
 		}
 		pg_puts(&p, "<div class=\"actions\">");
-		start_form(&p, &c, name, self ? "Start my server" : "Start server");
+		start_form(&p, h->cfg, &c, name, self ? "Start my server" : "Start server");
 		pg_puts(&p, "</div>");
 	}
 	pg_puts(&p, "</section>\n");

@@ -21,6 +21,10 @@ struct server_ext {
 	int mkfs_out;    /* read end of its stdout/stderr, or -1 */
 	bool fresh;      /* the volume was just made */
 	bool warned;     /* storage.quota.warning written for the current crossing */
+	/* m->cfg with the chosen profile's cpu/memory/pids/storage (resolved here
+	 * from the monitor's own config, never taken from the hub). */
+	struct config eff;
+	char profile[CONFIG_SLUG_MAX + 1]; /* slug, "" without profiles */
 };
 
 static struct server_ext *ext(struct server *s) { return (struct server_ext *)s; }
@@ -208,7 +212,7 @@ static void spawn_continue(struct monitor *m, struct server *s)
 	sandbox_volume_claim(s->user, claim, sizeof(claim));
 	nbw_snprintf(msg, sizeof(msg), "Mounting the home volume %s", claim);
 	progress(m, s, 25, msg);
-	r = sandbox_volume_attach(m->cfg, s->user, s->slot, ext(s)->fresh, &err);
+	r = sandbox_volume_attach(&ext(s)->eff, s->user, s->slot, ext(s)->fresh, &err);
 	if (r < 0) {
 		nbw_snprintf(msg, sizeof(msg), "mounting the home volume failed: %s",
 			     err.message[0] ? err.message : strerror(-r));
@@ -221,15 +225,15 @@ static void spawn_continue(struct monitor *m, struct server *s)
 		/* A changed singleuser.storage.capacity applies to new volumes only. */
 		struct sandbox_volume_usage u;
 		uint64_t want = 0;
-		if (sandbox_volume_usage(m->cfg, s->user, &u) >= 0 && sandbox_volume_capacity(m->cfg, &want) >= 0 &&
+		if (sandbox_volume_usage(m->cfg, s->user, &u) >= 0 && sandbox_volume_capacity(&ext(s)->eff, &want) >= 0 &&
 		    u.capacity_bytes != want)
-			log_info("Home volume %s keeps its size of %llu MiB (singleuser.storage.capacity is %llu MiB; "
+			log_info("Home volume %s keeps its size of %llu MiB (the profile's capacity is %llu MiB; "
 				 "existing volumes are not resized)",
 				 claim, (unsigned long long)(u.capacity_bytes >> 20), (unsigned long long)(want >> 20));
 	}
 
 	progress(m, s, 30, "Preparing the sandbox");
-	r = sandbox_prepare(m->cfg, s->user, s->slot, s->token, &s->paths, &err);
+	r = sandbox_prepare(&ext(s)->eff, s->user, s->slot, s->token, &s->paths, &err);
 	if (r < 0) {
 		nbw_snprintf(msg, sizeof(msg), "preparing the sandbox failed: %s",
 			     err.message[0] ? err.message : strerror(-r));
@@ -256,12 +260,12 @@ static int spawn_volume(struct monitor *m, struct server *s)
 	char msg[512];
 	int r;
 
-	r = sandbox_volume_prepare(m->cfg, s->user, s->slot, &err);
+	r = sandbox_volume_prepare(&ext(s)->eff, s->user, s->slot, &err);
 	if (r == 0)
 		return 0;
 	if (r > 0) {
 		int p[2] = { -1, -1 };
-		r = sandbox_volume_argv_mkfs(m->cfg, s->user, s->slot, &argv, &err);
+		r = sandbox_volume_argv_mkfs(&ext(s)->eff, s->user, s->slot, &argv, &err);
 		/* mkfs's messages through a pipe, not the log: on a full disk the log
 		 * cannot take them. Non-blocking: a chatty mkfs loses output, never hangs;
 		 * it is read when mkfs has exited. */
@@ -311,7 +315,7 @@ int servers_spawn(struct monitor *m, const struct ipc_spawn *req)
 	volumes_sweep(m);
 
 	monitor_audit(m, "server.spawn.request", req->user, req->ip[0] ? req->ip : NULL,
-		      json_pack("{s:s}", "actor", req->actor));
+		      json_pack("{s:s,s:s}", "actor", req->actor, "profile", req->profile));
 
 	x = calloc(1, sizeof(*x));
 	if (!x)
@@ -340,6 +344,26 @@ int servers_spawn(struct monitor *m, const struct ipc_spawn *req)
 	if (r < 0) {
 		fail(m, s, "invalid server paths");
 		return 0;
+	}
+	{
+		const struct config_profile *prof = NULL;
+		char choices[512], fmsg[700];
+
+		if (config_profile_resolve(m->cfg, req->profile, &prof) < 0) {
+			config_profile_choices(m->cfg, choices, sizeof(choices));
+			nbw_snprintf(fmsg, sizeof(fmsg), "unknown profile \"%s\" (choices: %s)", req->profile,
+				     choices[0] ? choices : "none configured");
+			s->runtime[0] = 0;
+			fail(m, s, fmsg);
+			return 0;
+		}
+		config_effective(m->cfg, prof, &x->eff);
+		nbw_strlcpy(x->profile, prof ? prof->slug : "", sizeof(x->profile));
+		if (prof)
+			log_info("Server of '%s': profile %s (cpu %g, memory %llu MiB, pids %llu)", s->user, prof->slug,
+				 x->eff.singleuser.cpu_limit,
+				 (unsigned long long)(x->eff.singleuser.memory_limit >> 20),
+				 (unsigned long long)x->eff.singleuser.pids_limit);
 	}
 	r = sandbox_runtime_resolve(m->cfg, s->runtime, sizeof(s->runtime), &err);
 	if (r < 0) {
@@ -478,14 +502,14 @@ bool servers_child_exited(struct monitor *m, pid_t pid, int status)
 				fail(m, s, msg);
 				return true;
 			}
-			if (sandbox_volume_commit(m->cfg, s->user, &err) < 0) {
+			if (sandbox_volume_commit(&ext(s)->eff, s->user, &err) < 0) {
 				nbw_snprintf(msg, sizeof(msg), "creating the home volume failed: %s", err.message);
 				s->runtime[0] = 0;
 				fail(m, s, msg);
 				return true;
 			}
 			log_info("Created the home volume of '%s' (%llu MiB)", s->user,
-				 (unsigned long long)(m->cfg->singleuser.storage_capacity >> 20));
+				 (unsigned long long)(ext(s)->eff.singleuser.storage_capacity >> 20));
 			if (s->stop_requested) {
 				s->runtime[0] = 0;
 				start_delete(m, s);

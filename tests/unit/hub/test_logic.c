@@ -694,10 +694,88 @@ static void test_msg_type(void **state)
 	assert_string_equal(t, "");
 }
 
+static struct config *profiles_cfg(const char *yaml)
+{
+	struct config *c = NULL;
+
+	assert_int_equal(config_load_string(yaml, strlen(yaml), "t.yaml", &c, NULL), 0);
+	return c;
+}
+
+static void test_spawn_options(void **state)
+{
+	struct config *c = profiles_cfg("singleuser:\n  profileList:\n"
+					"    - {display_name: Small, slug: small}\n"
+					"    - {display_name: Big, slug: big, default: true}\n");
+	char slug[CONFIG_SLUG_MAX + 1], err[700];
+	json_t *o;
+
+	(void)state;
+	/* no body, {}, null: the default profile */
+	assert_int_equal(hub__spawn_options(c, NULL, slug, sizeof(slug), err, sizeof(err)), 0);
+	assert_string_equal(slug, "big");
+	o = json_object();
+	assert_int_equal(hub__spawn_options(c, o, slug, sizeof(slug), err, sizeof(err)), 0);
+	assert_string_equal(slug, "big");
+	json_object_set_new(o, "profile", json_null());
+	assert_int_equal(hub__spawn_options(c, o, slug, sizeof(slug), err, sizeof(err)), 0);
+	assert_string_equal(slug, "big");
+	json_object_set_new(o, "profile", json_string("small"));
+	assert_int_equal(hub__spawn_options(c, o, slug, sizeof(slug), err, sizeof(err)), 0);
+	assert_string_equal(slug, "small");
+	json_object_set_new(o, "profile", json_string("huge"));
+	assert_int_equal(hub__spawn_options(c, o, slug, sizeof(slug), err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "Unknown profile \"huge\"; choose one of: small, big");
+	json_object_set_new(o, "profile", json_string(""));
+	assert_int_equal(hub__spawn_options(c, o, slug, sizeof(slug), err, sizeof(err)), 0);
+	assert_string_equal(slug, "big");
+	json_object_set_new(o, "profile", json_integer(1));
+	assert_int_equal(hub__spawn_options(c, o, slug, sizeof(slug), err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "Invalid user options: \"profile\" must be a string");
+	/* the form path */
+	assert_int_equal(hub__spawn_profile(c, "Small", slug, sizeof(slug), err, sizeof(err)), -ENOENT);
+	assert_int_equal(hub__spawn_profile(c, "small", slug, sizeof(slug), err, sizeof(err)), 0);
+	assert_string_equal(slug, "small");
+	json_decref(o);
+	config_free(c);
+
+	/* no profiles: only the global settings */
+	c = profiles_cfg("{}\n");
+	assert_int_equal(hub__spawn_options(c, NULL, slug, sizeof(slug), err, sizeof(err)), 0);
+	assert_string_equal(slug, "");
+	assert_int_equal(hub__spawn_profile(c, "small", slug, sizeof(slug), err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "Unknown profile \"small\"; no profiles are configured");
+	config_free(c);
+}
+
+static void test_user_options_model(void **state)
+{
+	struct store_user u = {0};
+	struct hub_server srv = {0};
+	json_t *m, *s;
+
+	(void)state;
+	nbw_strlcpy(u.name, "alice", sizeof(u.name));
+	nbw_strlcpy(srv.user, "alice", sizeof(srv.user));
+	srv.state = HUB_SRV_PENDING;
+	m = hub__user_model(&u, &srv);
+	s = json_object_get(json_object_get(m, "servers"), "");
+	assert_non_null(s);
+	assert_int_equal(json_object_size(json_object_get(s, "user_options")), 0);
+	json_decref(m);
+	nbw_strlcpy(srv.profile, "small", sizeof(srv.profile));
+	m = hub__user_model(&u, &srv);
+	s = json_object_get(json_object_get(m, "servers"), "");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(s, "user_options"), "profile")), "small");
+	json_decref(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_api_match),
+	    cmocka_unit_test(test_spawn_options),
+	    cmocka_unit_test(test_user_options_model),
 	    cmocka_unit_test(test_user_paths),
 	    cmocka_unit_test(test_urlencode_login),
 	    cmocka_unit_test(test_cookie_format),
