@@ -22,6 +22,7 @@ static const char *const default_cmd[] = {"/usr/bin/python3", "-m", "jupyter_ser
 
 static int validate_bind_url(struct config *c, const void *value, char *err, size_t err_size);
 static int validate_runtime(struct config *c, const void *value, char *err, size_t err_size);
+static int validate_cmd(struct config *c, const void *value, char *err, size_t err_size);
 
 #define KU32(n, f, lo, hi, d)                                                                                          \
 	{                                                                                                              \
@@ -71,6 +72,7 @@ const struct config__key config__keys[] = {
     {.name = "singleuser.cmd",
      .type = CONFIG__STRLIST,
      .def_list = default_cmd,
+     .validate = validate_cmd,
      .offset = offsetof(struct config, singleuser.cmd),
      .offset_n = offsetof(struct config, singleuser.n_cmd)},
     KU32("singleuser.uid", singleuser.uid, 1, 65534, "1000"),
@@ -355,6 +357,21 @@ static int check_path(const char *p, char *err, size_t err_size)
 		c = e;
 	}
 	return 0;
+}
+
+/* The guard execs cmd[0] inside the sandbox, with no PATH search: it must be
+ * an absolute path (and the exec policy allows it by path). */
+static int validate_cmd(struct config *c, const void *value, char *err, size_t err_size)
+{
+	char *const *list = value;
+	char q[96];
+
+	(void)c;
+	if (list[0] && list[0][0] == '/')
+		return 0;
+	config__quote(list[0], strlen(list[0]), q, sizeof(q));
+	(void)nbw_snprintf(err, err_size, "the program (first element) must be an absolute path, got %s", q);
+	return -EINVAL;
 }
 
 static int validate_runtime(struct config *c, const void *value, char *err, size_t err_size)

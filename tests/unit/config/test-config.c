@@ -471,11 +471,14 @@ static void test_cmd_and_runtime(void **state)
 	assert_string_equal(c->singleuser.runtime, "crun");
 	config_free(c);
 
-	c = load_ok("singleuser:\n  cmd:\n    - python3\n    - !!str 42\n  runtime: runsc-1.0+x_y\n");
+	c = load_ok("singleuser:\n  cmd:\n    - /usr/bin/python3\n    - !!str 42\n  runtime: runsc-1.0+x_y\n");
 	assert_int_equal(c->singleuser.n_cmd, 2);
 	assert_string_equal(c->singleuser.cmd[1], "42");
 	config_free(c);
 
+	/* The guard execs cmd[0] without a PATH search. */
+	expect_errors("singleuser:\n  cmd: [python3, -m, jupyter_server]\n",
+		      F ":2:8: singleuser.cmd: the program (first element) must be an absolute path, got \"python3\"");
 	expect_errors("singleuser:\n  cmd: []\n",
 		      F ":2:8: singleuser.cmd: expected a non-empty list of strings, got an empty list");
 	expect_errors("singleuser:\n  cmd: \"\"\n",
