@@ -31,6 +31,8 @@ struct server {
 	pid_t runtime_pid;        /* run or delete child */
 	pid_t init_pid;           /* the container's init (reparented to us: subreaper) */
 	bool stop_requested;
+	uint32_t delete_attempts;  /* runtime `delete` runs so far */
+	uint64_t delete_deadline_ms; /* the running `delete` is killed after this */
 	bool failed;              /* deleting because the spawn failed */
 	char fail_message[512];
 	char stop_actor[NBW_USERNAME_MAX + 1];

@@ -132,7 +132,13 @@ static void fail(struct monitor *m, struct server *s, const char *message)
 	start_delete(m, s);
 }
 
-/* Deleting: kill + remove the container; the rest when the child exits. */
+#define DELETE_TIMEOUT_MS 20000
+#define DELETE_ATTEMPTS 3
+
+/* Deleting: kill + remove the container; the rest when the child exits. A
+ * `delete` that hangs is killed at its deadline, and a failed one is retried,
+ * so a server is only forgotten once its container is gone (or after the last
+ * attempt, loudly). */
 static void start_delete(struct monitor *m, struct server *s)
 {
 	_cleanup_free_ char **argv = NULL;
@@ -140,6 +146,8 @@ static void start_delete(struct monitor *m, struct server *s)
 
 	s->state = SRV_DELETING;
 	s->runtime_pid = 0;
+	s->delete_attempts++;
+	s->delete_deadline_ms = nbw_time_mono_ms() + DELETE_TIMEOUT_MS;
 	if (!s->runtime[0]) {
 		finish_delete(m, s); /* nothing was started */
 		return;
@@ -519,8 +527,17 @@ bool servers_child_exited(struct monitor *m, pid_t pid, int status)
 			return true;
 		}
 		if (s->state == SRV_DELETING && s->runtime_pid == pid) {
-			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-				log_warn("'%s delete' for '%s' did not succeed", s->runtime, s->user);
+			s->runtime_pid = 0;
+			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+				describe_exit(status, how, sizeof(how));
+				if (s->delete_attempts < DELETE_ATTEMPTS) {
+					log_warn("'%s delete' for '%s' failed (%s); retrying", s->runtime, s->user, how);
+					start_delete(m, s);
+					return true;
+				}
+				log_error("'%s delete' for '%s' failed %u times (%s): container %s may still exist",
+					  s->runtime, s->user, s->delete_attempts, how, s->paths.container_id);
+			}
 			finish_delete(m, s);
 			return true;
 		}
@@ -613,6 +630,12 @@ void servers_tick(struct monitor *m)
 		struct server *s = m->servers[i];
 		int r;
 
+		if (s->state == SRV_DELETING && s->runtime_pid > 0 && now > s->delete_deadline_ms) {
+			log_warn("'%s delete' for '%s' hangs; killing it", s->runtime, s->user);
+			kill(s->runtime_pid, SIGKILL); /* its exit retries or finishes */
+			s->delete_deadline_ms = UINT64_MAX;
+			continue;
+		}
 		if (s->state != SRV_WAITING && s->state != SRV_STARTING)
 			continue;
 		if (now > s->deadline_ms) {
@@ -658,6 +681,8 @@ int servers_next_tick_ms(const struct monitor *m)
 	for (size_t i = 0; i < m->n_servers; i++) {
 		if (m->servers[i]->state == SRV_WAITING || m->servers[i]->state == SRV_STARTING)
 			return PROBE_INTERVAL_MS;
+		if (m->servers[i]->state == SRV_DELETING && m->servers[i]->runtime_pid > 0)
+			return 250; /* the delete deadline */
 		running |= m->servers[i]->state == SRV_READY;
 	}
 	if (!running)
