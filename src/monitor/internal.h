@@ -55,6 +55,10 @@ int servers_next_tick_ms(const struct monitor *m);
 size_t servers_count(const struct monitor *m);
 void servers_report_all(struct monitor *m); /* SERVER_INFO* + LIST_END to the hub */
 void servers_cleanup_leftovers(const struct config *cfg);
+/* The pods' output pipes for poll(2), and draining one that is readable. */
+struct pollfd;
+size_t servers_log_pollfds(struct monitor *m, struct pollfd *out, size_t max);
+void servers_log_ready(struct monitor *m, int fd);
 
 /* monitor.c */
 struct monitor {

@@ -529,10 +529,14 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 	fflush(stdout);
 
 	for (;;) {
-		struct pollfd pfd[4] = { { .fd = sfd, .events = POLLIN },
-					 { .fd = m->hub_log_fd, .events = POLLIN },
-					 { .fd = m->hub_fd, .events = POLLIN },
-					 { .fd = kaudit_fd(ka), .events = POLLIN } };
+		static struct pollfd pfd[4 + ARRAY_SIZE(m->servers)];
+		size_t n_pfd;
+
+		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = m->hub_log_fd, .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = m->hub_fd, .events = POLLIN };
+		pfd[3] = (struct pollfd){ .fd = kaudit_fd(ka), .events = POLLIN };
+		n_pfd = 4 + servers_log_pollfds(m, pfd + 4, ARRAY_SIZE(pfd) - 4);
 		uint64_t now = nbw_time_mono_ms();
 		int timeout = -1, t;
 
@@ -564,7 +568,7 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 				timeout = t;
 		}
 		/* A dispatch round may have left messages queued: come back at once. */
-		r = poll(pfd, 4, timeout);
+		r = poll(pfd, n_pfd, timeout);
 		if (r < 0 && errno != EINTR) {
 			log_error_errno(-errno, "poll");
 			exit_code = 1;
@@ -592,6 +596,9 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 			hub_log_read(m);
 		if (m->hub_fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)))
 			hub_dispatch(m);
+		for (size_t i = 4; i < n_pfd; i++)
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				servers_log_ready(m, pfd[i].fd);
 		if (ka && (pfd[3].revents & POLLIN))
 			kaudit_dispatch(ka, nbw_time_mono_ms());
 		if (ka)

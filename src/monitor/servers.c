@@ -1,6 +1,7 @@
 /* The per-user server lifecycle, driven by hub requests, child exits and a
  * 10 ms readiness tick. */
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -25,7 +26,15 @@ struct server_ext {
 	 * from the monitor's own config, never taken from the hub). */
 	struct config eff;
 	char profile[CONFIG_SLUG_MAX + 1]; /* slug, "" without profiles */
+	/* The pod's stdout/stderr: a pipe we drain into the log, up to LOG_CAP
+	 * bytes per start (a pod must not fill the host's disk through it). */
+	int log_pipe;    /* read end, or -1 */
+	int log_fd;      /* the log file, or -1 */
+	uint64_t log_bytes;
+	bool log_capped;
 };
+
+#define LOG_CAP (16u << 20)
 
 static struct server_ext *ext(struct server *s) { return (struct server_ext *)s; }
 
@@ -50,6 +59,10 @@ static void server_remove(struct monitor *m, struct server *s)
 	explicit_bzero(s->token, sizeof(s->token));
 	if (ext(s)->mkfs_out >= 0)
 		close(ext(s)->mkfs_out);
+	if (ext(s)->log_pipe >= 0)
+		close(ext(s)->log_pipe);
+	if (ext(s)->log_fd >= 0)
+		close(ext(s)->log_fd);
 	free(ext(s));
 }
 
@@ -251,8 +264,28 @@ static void spawn_continue(struct monitor *m, struct server *s)
 	}
 	progress(m, s, 40, "Starting the sandbox");
 	r = sandbox_argv_run(s->runtime, &s->paths, &argv);
-	if (r >= 0)
-		r = run_runtime(s, argv, &s->runtime_pid);
+	if (r >= 0) {
+		/* runc --detach hands its stdio to the pod: give it a pipe we drain
+		 * with a bound, not the log file itself. */
+		struct server_ext *x = ext(s);
+		int lp[2];
+		if (pipe2(lp, O_CLOEXEC) < 0) {
+			r = -errno;
+		} else {
+			x->log_fd = open(s->paths.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+			if (x->log_fd < 0) {
+				r = -errno;
+				close(lp[0]);
+			} else {
+				fcntl(lp[0], F_SETFL, fcntl(lp[0], F_GETFL) | O_NONBLOCK);
+				x->log_pipe = lp[0];
+				x->log_bytes = 0;
+				x->log_capped = false;
+				r = run_child(s, argv, lp[1], &s->runtime_pid);
+			}
+			close(lp[1]);
+		}
+	}
 	if (r < 0) {
 		nbw_snprintf(msg, sizeof(msg), "cannot run the OCI runtime %s: %s", s->runtime, strerror(-r));
 		fail(m, s, msg);
@@ -330,6 +363,8 @@ int servers_spawn(struct monitor *m, const struct ipc_spawn *req)
 		return -ENOMEM;
 	s = &x->s;
 	x->mkfs_out = -1;
+	x->log_pipe = -1;
+	x->log_fd = -1;
 	nbw_strlcpy(s->user, req->user, sizeof(s->user));
 	s->state = SRV_STARTING;
 	s->started = nbw_time_now();
@@ -545,6 +580,8 @@ bool servers_child_exited(struct monitor *m, pid_t pid, int status)
 			s->init_pid = 0;
 			describe_exit(status, how, sizeof(how));
 			if (s->state == SRV_WAITING) {
+				if (ext(s)->log_pipe >= 0) /* what the pod wrote last is still in the pipe */
+					servers_log_ready(m, ext(s)->log_pipe);
 				sandbox_log_tail(&s->paths, tail, sizeof(tail));
 				nbw_snprintf(msg, sizeof(msg), "the Jupyter server exited (%s) before it was ready%s%s", how,
 					     tail[0] ? ": " : "", tail);
@@ -559,6 +596,8 @@ bool servers_child_exited(struct monitor *m, pid_t pid, int status)
 			s->runtime_pid = 0;
 			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 				describe_exit(status, how, sizeof(how));
+				if (ext(s)->log_pipe >= 0)
+					servers_log_ready(m, ext(s)->log_pipe);
 				sandbox_log_tail(&s->paths, tail, sizeof(tail));
 				nbw_snprintf(msg, sizeof(msg), "the OCI runtime failed (%s)%s%s", how, tail[0] ? ": " : "",
 					     tail);
@@ -703,4 +742,63 @@ void servers_report_all(struct monitor *m)
 		monitor_send(m, IPC_SERVER_INFO, &info, sizeof(info));
 	}
 	monitor_send(m, IPC_LIST_END, NULL, 0);
+}
+
+/* ---- the pods' output ---- */
+
+size_t servers_log_pollfds(struct monitor *m, struct pollfd *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n_servers && n < max; i++) {
+		struct server_ext *x = ext(m->servers[i]);
+		if (x->log_pipe < 0)
+			continue;
+		out[n].fd = x->log_pipe;
+		out[n].events = POLLIN;
+		out[n].revents = 0;
+		n++;
+	}
+	return n;
+}
+
+void servers_log_ready(struct monitor *m, int fd)
+{
+	static char buf[65536];
+
+	for (size_t i = 0; i < m->n_servers; i++) {
+		struct server_ext *x = ext(m->servers[i]);
+		if (x->log_pipe != fd)
+			continue;
+		/* Bounded rounds: a chatty pod cannot starve the loop. */
+		for (int round = 0; round < 8; round++) {
+			ssize_t k = read(fd, buf, sizeof(buf));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0 && errno == EAGAIN)
+				return;
+			if (k <= 0) { /* every writer gone: the pod and runc ended */
+				close(x->log_pipe);
+				x->log_pipe = -1;
+				return;
+			}
+			if (x->log_capped || x->log_fd < 0)
+				continue; /* drained and dropped */
+			size_t room = LOG_CAP - x->log_bytes;
+			size_t w = (size_t)k < room ? (size_t)k : room;
+			if (nbw_write_all(x->log_fd, buf, w) < 0) {
+				x->log_capped = true; /* disk full: stop writing, keep draining */
+				continue;
+			}
+			x->log_bytes += w;
+			if (x->log_bytes >= LOG_CAP) {
+				static const char mark[] = "\n[nbwarden: log limit reached; further output of this start is dropped]\n";
+				(void)nbw_write_all(x->log_fd, mark, sizeof(mark) - 1);
+				log_warn("Server log of '%s' reached %u MiB; dropping further output", x->s.user,
+					 LOG_CAP >> 20);
+				x->log_capped = true;
+			}
+		}
+		return;
+	}
 }

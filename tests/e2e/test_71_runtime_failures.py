@@ -63,3 +63,31 @@ def test_delete_failing_for_good_is_reported(daemon_factory):
     for c in d.user_containers(d.user):
         subprocess.run(["runc", "--root", "/run/nbwarden/runc", "delete", "--force", c["id"]], check=False)
     nbw.wait_until(lambda: not d.user_containers(d.user), 20, what="pod removed by hand")
+
+
+def test_pod_output_is_bounded(daemon_factory):
+    """A pod cannot fill the host's disk through its stdout/stderr: the monitor
+    drains it into the server log up to 16 MiB per start."""
+    chatty = ["/usr/bin/python3", "-c",
+              "import sys, time\n"
+              "chunk = 'x' * 65535 + '\\n'\n"
+              "for _ in range(640): sys.stdout.write(chunk)\n"   # 40 MiB
+              "sys.stdout.flush()\n"
+              "print('done writing', flush=True)\n"
+              "time.sleep(600)\n"]
+    d = start_with_user(daemon_factory("chatty", {"singleuser": {"cmd": chatty, "startTimeout": 8}}))
+    r = d.api("POST", f"/users/{d.user}/server", token=d.tok, json={})
+    assert r.status_code in (201, 202), r.text
+    d.wait_audit("server.spawn.failure", user=d.user, timeout=60)
+    # the hub hears of the failure once the pod is deleted and cleaned up
+    nbw.wait_until(lambda: not (d.server_model(d.user, d.tok) or {}).get("pending"), 30,
+                   what="failed spawn cleaned up")
+    log = os.path.join(d.state_dir, "logs", f"{d.user}.log")
+    size = os.path.getsize(log)
+    assert size <= (16 << 20) + 4096, f"server log grew to {size} bytes"
+    with open(log, "rb") as f:
+        f.seek(max(0, size - 4096))
+        assert b"log limit reached" in f.read()
+    # the pod was not blocked by a full pipe: it got past its 40 MiB of output
+    assert "done writing" not in open(log, errors="replace").read()[-4096:]
+    assert_no_user_leftovers(d)
