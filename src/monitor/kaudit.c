@@ -8,7 +8,9 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -23,6 +25,8 @@
 #define RECV_ROUNDS 256
 #define RCVBUF (4 << 20)
 #define AUDIT_MSG_MAX 8970 /* the kernel's MAX_AUDIT_MESSAGE_LENGTH */
+#define FSEVENTS_MAX 32
+#define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)
 
 struct bucket {
 	bool used;
@@ -38,6 +42,17 @@ struct pending {
 	bool used;
 	uint64_t at_ms;
 	struct kaudit_record rec;
+};
+
+/* A refusal our own rules reported (1300 with key="nbwarden"), waiting for
+ * its PATH/CWD records until the EOE record of the same serial. */
+struct fsevent {
+	bool used;
+	bool has_path;
+	uint64_t at_ms;
+	struct kaudit_record sys;
+	char path[1024];
+	char cwd[1024];
 };
 
 struct domain {
@@ -59,6 +74,8 @@ struct kaudit {
 	struct pending pending[PENDING_MAX];
 	struct domain domains[DOMAINS_MAX];
 	size_t next_domain;
+	struct fsevent fsevents[FSEVENTS_MAX];
+	bool rules_installed;
 };
 
 /* ---- parsing ---- */
@@ -173,6 +190,22 @@ static void untrusted_value(const char *v, size_t n, char *out, size_t size)
 	out[o] = 0;
 }
 
+static bool parse_i64(const char *p, size_t n, int64_t *ret)
+{
+	uint64_t v;
+
+	if (n > 1 && p[0] == '-') {
+		if (!parse_u64(p + 1, n - 1, 10, &v) || v > (uint64_t)INT64_MAX)
+			return false;
+		*ret = -(int64_t)v;
+		return true;
+	}
+	if (!parse_u64(p, n, 10, &v) || v > (uint64_t)INT64_MAX)
+		return false;
+	*ret = (int64_t)v;
+	return true;
+}
+
 static void field(struct kaudit_record *r, const char *k, size_t kn, const char *v, size_t vn)
 {
 	uint64_t x;
@@ -208,6 +241,32 @@ static void field(struct kaudit_record *r, const char *k, size_t kn, const char 
 		untrusted_value(v, vn, r->exe, sizeof(r->exe));
 	} else if (KEY("path")) {
 		untrusted_value(v, vn, r->path, sizeof(r->path));
+	} else if (KEY("name") && r->type == KAUDIT_PATH) {
+		/* name=(null): the kernel could not copy the name */
+		if (!(vn == 6 && !memcmp(v, "(null)", 6)))
+			untrusted_value(v, vn, r->path, sizeof(r->path));
+	} else if (KEY("cwd") && r->type == KAUDIT_CWD) {
+		untrusted_value(v, vn, r->path, sizeof(r->path));
+	} else if (KEY("item") && r->type == KAUDIT_PATH) {
+		if (parse_u64(v, vn, 10, &x) && x <= INT32_MAX)
+			r->item = (int32_t)x;
+	} else if (KEY("nametype") && r->type == KAUDIT_PATH) {
+		untrusted_value(v, vn, r->nametype, sizeof(r->nametype));
+	} else if (KEY("success") && r->type == KAUDIT_SYSCALL) {
+		r->failed = vn == 2 && !memcmp(v, "no", 2);
+	} else if (KEY("exit") && r->type == KAUDIT_SYSCALL) {
+		int64_t e;
+		if (parse_i64(v, vn, &e) && e >= INT32_MIN && e <= INT32_MAX)
+			r->exit = (int32_t)e;
+	} else if (KEY("a1") && r->type == KAUDIT_SYSCALL) {
+		if (parse_u64(v, vn, 16, &x))
+			r->a1 = x;
+	} else if (KEY("a2") && r->type == KAUDIT_SYSCALL) {
+		if (parse_u64(v, vn, 16, &x))
+			r->a2 = x;
+	} else if (KEY("key") && r->type == KAUDIT_SYSCALL) {
+		r->ours = vn == sizeof(KAUDIT_KEY) + 1 && v[0] == '"' &&
+			  !memcmp(v + 1, KAUDIT_KEY, sizeof(KAUDIT_KEY) - 1) && v[vn - 1] == '"';
 	} else if (KEY("blockers")) {
 		/* kernel-chosen names (fs.execute,fs.write_file,...) */
 		untrusted_value(v, vn, r->blockers, sizeof(r->blockers));
@@ -221,11 +280,12 @@ int kaudit_parse(uint16_t type, const char *text, size_t len, struct kaudit_reco
 	size_t i;
 
 	if (type != KAUDIT_SECCOMP && type != KAUDIT_SYSCALL && type != KAUDIT_LANDLOCK_ACCESS &&
-	    type != KAUDIT_LANDLOCK_DOMAIN)
+	    type != KAUDIT_LANDLOCK_DOMAIN && type != KAUDIT_PATH && type != KAUDIT_CWD && type != KAUDIT_EOE)
 		return -EOPNOTSUPP;
 	memset(&r, 0, sizeof(r));
 	r.type = type;
 	r.syscall = -1;
+	r.item = -1;
 	/* The kernel may or may not count a trailing NUL in the payload. */
 	while (len > 0 && (text[len - 1] == 0 || text[len - 1] == '\n'))
 		len--;
@@ -419,6 +479,111 @@ static void pending_flush(struct kaudit *k, struct pending *p, uint64_t now)
 	p->used = false;
 }
 
+/* ---- refusals before Landlock (our audit rules) ---- */
+
+static bool is_exec_syscall(int32_t nr)
+{
+	return nr == SYS_execve || nr == SYS_execveat;
+}
+
+/* The write-class syscalls our rules watch (x86_64 numbers). openat2 is not
+ * among them: its flags are in a struct the rules cannot see. fd-only calls
+ * (ftruncate, fchmod, fchown) are left out: they name no path. */
+static const int write_syscalls[] = {
+	SYS_creat,    SYS_truncate, SYS_chmod,   SYS_fchmodat, SYS_chown,   SYS_lchown,  SYS_fchownat,
+	SYS_unlink,   SYS_unlinkat, SYS_rename,  SYS_renameat, SYS_renameat2, SYS_mkdir, SYS_mkdirat,
+	SYS_rmdir,    SYS_link,     SYS_linkat,  SYS_symlink,  SYS_symlinkat, SYS_mknod, SYS_mknodat,
+};
+
+static bool is_write_syscall(const struct kaudit_record *r)
+{
+	if (r->syscall == SYS_open)
+		return (r->a1 & OPEN_WRITE_FLAGS) != 0;
+	if (r->syscall == SYS_openat)
+		return (r->a2 & OPEN_WRITE_FLAGS) != 0;
+	for (size_t i = 0; i < sizeof(write_syscalls) / sizeof(write_syscalls[0]); i++)
+		if (r->syscall == write_syscalls[i])
+			return true;
+	return false;
+}
+
+static const char *errno_name(int32_t e)
+{
+	switch (e) {
+	case EACCES:
+		return "EACCES";
+	case EPERM:
+		return "EPERM";
+	case EROFS:
+		return "EROFS";
+	default:
+		return "other";
+	}
+}
+
+static struct fsevent *fsevent_find(struct kaudit *k, uint64_t serial)
+{
+	for (size_t i = 0; i < FSEVENTS_MAX; i++)
+		if (k->fsevents[i].used && k->fsevents[i].sys.serial == serial)
+			return &k->fsevents[i];
+	return NULL;
+}
+
+static void fsevent_flush(struct kaudit *k, struct fsevent *e, uint64_t now)
+{
+	const struct kaudit_record *r = &e->sys;
+	bool exec = is_exec_syscall(r->syscall);
+	const char *user;
+	char path[sizeof(e->path) + sizeof(e->cwd) + 1];
+	char *name;
+	json_t *f;
+
+	e->used = false;
+	user = admit(k, r->uid, now);
+	if (!user)
+		return;
+	if (!e->has_path)
+		path[0] = 0;
+	else if (e->path[0] == '/' || !e->cwd[0])
+		nbw_strlcpy(path, e->path, sizeof(path));
+	else
+		nbw_snprintf(path, sizeof(path), "%s/%s", e->cwd, e->path);
+	name = seccomp_syscall_resolve_num_arch(AUDIT_ARCH_X86_64, r->syscall);
+	f = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "path", path, "syscall", name ? name : "unknown", "pid",
+		      (json_int_t)r->pid, "errno", (json_int_t)-r->exit, "error", errno_name(-r->exit), "exe", r->exe);
+	free(name);
+	emit(k, exec ? "sandbox.exec.denied" : "sandbox.write.denied", user, f);
+}
+
+static void on_our_syscall(struct kaudit *k, const struct kaudit_record *r, uint64_t now)
+{
+	struct fsevent *slot = NULL, *oldest = NULL;
+
+	if (!r->failed || r->arch != AUDIT_ARCH_X86_64)
+		return;
+	if (r->exit != -EACCES && r->exit != -EPERM && r->exit != -EROFS)
+		return;
+	if (!is_exec_syscall(r->syscall) && !is_write_syscall(r))
+		return; /* e.g. a read-only open: not a write */
+	for (size_t i = 0; i < FSEVENTS_MAX; i++) {
+		struct fsevent *e = &k->fsevents[i];
+		if (!e->used) {
+			slot = e;
+			break;
+		}
+		if (!oldest || e->at_ms < oldest->at_ms)
+			oldest = e;
+	}
+	if (!slot) {
+		fsevent_flush(k, oldest, now);
+		slot = oldest;
+	}
+	memset(slot, 0, sizeof(*slot));
+	slot->used = true;
+	slot->at_ms = now;
+	slot->sys = *r;
+}
+
 static void on_record(struct kaudit *k, const struct kaudit_record *r, uint64_t now)
 {
 	switch (r->type) {
@@ -427,6 +592,9 @@ static void on_record(struct kaudit *k, const struct kaudit_record *r, uint64_t 
 		break;
 	case KAUDIT_LANDLOCK_ACCESS: {
 		struct pending *slot = NULL, *oldest = NULL;
+		struct fsevent *e = fsevent_find(k, r->serial);
+		if (e)
+			e->used = false; /* Landlock's own record says it better */
 		for (size_t i = 0; i < PENDING_MAX; i++) {
 			struct pending *p = &k->pending[i];
 			if (!p->used) {
@@ -449,15 +617,42 @@ static void on_record(struct kaudit *k, const struct kaudit_record *r, uint64_t 
 		if (r->allocated && r->has_uid)
 			remember_domain(k, r);
 		break;
-	case KAUDIT_SYSCALL:
+	case KAUDIT_SYSCALL: {
+		bool landlock = false;
 		for (size_t i = 0; i < PENDING_MAX; i++) {
 			struct pending *p = &k->pending[i];
 			if (p->used && p->rec.serial == r->serial) {
 				landlock_emit(k, &p->rec, r->uid, r->pid, now);
 				p->used = false;
+				landlock = true;
 			}
 		}
+		/* Landlock refused it and said so: one record for one refusal. */
+		if (!landlock && r->ours)
+			on_our_syscall(k, r, now);
 		break;
+	}
+	case KAUDIT_PATH: {
+		struct fsevent *e = fsevent_find(k, r->serial);
+		/* The first named item is the syscall's first path argument. */
+		if (e && !e->has_path && r->path[0]) {
+			nbw_strlcpy(e->path, r->path, sizeof(e->path));
+			e->has_path = true;
+		}
+		break;
+	}
+	case KAUDIT_CWD: {
+		struct fsevent *e = fsevent_find(k, r->serial);
+		if (e)
+			nbw_strlcpy(e->cwd, r->path, sizeof(e->cwd));
+		break;
+	}
+	case KAUDIT_EOE: {
+		struct fsevent *e = fsevent_find(k, r->serial);
+		if (e)
+			fsevent_flush(k, e, now);
+		break;
+	}
 	default:
 		break;
 	}
@@ -474,6 +669,11 @@ void kaudit_feed(struct kaudit *k, uint16_t type, const char *text, size_t len, 
 
 void kaudit_tick(struct kaudit *k, uint64_t now)
 {
+	for (size_t i = 0; i < FSEVENTS_MAX; i++) {
+		struct fsevent *e = &k->fsevents[i];
+		if (e->used && now >= e->at_ms + PENDING_WAIT_MS)
+			fsevent_flush(k, e, now); /* its EOE record was lost */
+	}
 	for (size_t i = 0; i < PENDING_MAX; i++) {
 		struct pending *p = &k->pending[i];
 		if (p->used && now >= p->at_ms + PENDING_WAIT_MS)
@@ -499,6 +699,9 @@ int kaudit_next_tick_ms(const struct kaudit *k, uint64_t now)
 	for (size_t i = 0; i < PENDING_MAX; i++)
 		if (k->pending[i].used && k->pending[i].at_ms + PENDING_WAIT_MS < due)
 			due = k->pending[i].at_ms + PENDING_WAIT_MS;
+	for (size_t i = 0; i < FSEVENTS_MAX; i++)
+		if (k->fsevents[i].used && k->fsevents[i].at_ms + PENDING_WAIT_MS < due)
+			due = k->fsevents[i].at_ms + PENDING_WAIT_MS;
 	for (size_t i = 0; i < BUCKETS_MAX; i++) {
 		const struct bucket *b = &k->buckets[i];
 		if (!b->used || !b->suppressed)
@@ -603,16 +806,141 @@ static int audit_set_enabled(uint32_t value)
 	return 0;
 }
 
+/* ---- our kernel audit rules ----
+ *
+ * Refusals that never reach Landlock (exec from a noexec mount, writes to a
+ * read-only mount, DAC refusals) leave no record by themselves: exit-filter
+ * rules make the kernel write SYSCALL+PATH records for them, only for the
+ * sandboxes' uids, marked with our key. */
+
+enum { RULE_EXEC, RULE_WRITE, RULE_OPEN, RULE_OPENAT };
+
+struct rule_msg {
+	struct nlmsghdr h;
+	struct audit_rule_data d;
+	char key[16];
+};
+
+static void rule_field(struct audit_rule_data *d, uint32_t field, uint32_t op, uint32_t value)
+{
+	d->fields[d->field_count] = field;
+	d->fieldflags[d->field_count] = op;
+	d->values[d->field_count] = value;
+	d->field_count++;
+}
+
+static void rule_syscall(struct audit_rule_data *d, int nr)
+{
+	d->mask[nr / 32] |= 1u << (nr % 32);
+}
+
+static size_t rule_build(struct rule_msg *m, uint16_t type, uint32_t base, int kind, int err)
+{
+	struct audit_rule_data *d = &m->d;
+	size_t keylen = sizeof(KAUDIT_KEY) - 1, len = NLMSG_LENGTH(sizeof(*d) + keylen);
+
+	memset(m, 0, sizeof(*m));
+	m->h.nlmsg_len = (uint32_t)len;
+	m->h.nlmsg_type = type;
+	m->h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	d->flags = AUDIT_FILTER_EXIT;
+	d->action = AUDIT_ALWAYS;
+	switch (kind) {
+	case RULE_EXEC:
+		rule_syscall(d, SYS_execve);
+		rule_syscall(d, SYS_execveat);
+		break;
+	case RULE_WRITE:
+		for (size_t i = 0; i < sizeof(write_syscalls) / sizeof(write_syscalls[0]); i++)
+			rule_syscall(d, write_syscalls[i]);
+		break;
+	case RULE_OPEN:
+		rule_syscall(d, SYS_open);
+		break;
+	default:
+		rule_syscall(d, SYS_openat);
+		break;
+	}
+	rule_field(d, AUDIT_ARCH, AUDIT_EQUAL, AUDIT_ARCH_X86_64);
+	rule_field(d, AUDIT_UID, AUDIT_GREATER_THAN_OR_EQUAL, base);
+	rule_field(d, AUDIT_UID, AUDIT_LESS_THAN, UINT32_MAX - 1); /* (uid_t)-1 is no uid: the kernel refuses it */
+	rule_field(d, AUDIT_EXIT, AUDIT_EQUAL, (uint32_t)-err);
+	/* Only opens that ask for write access (a read-only probe is no write). */
+	if (kind == RULE_OPEN)
+		rule_field(d, AUDIT_ARG0 + 1, AUDIT_BIT_MASK, OPEN_WRITE_FLAGS);
+	else if (kind == RULE_OPENAT)
+		rule_field(d, AUDIT_ARG0 + 2, AUDIT_BIT_MASK, OPEN_WRITE_FLAGS);
+	rule_field(d, AUDIT_FILTERKEY, AUDIT_EQUAL, (uint32_t)keylen);
+	d->buflen = (uint32_t)keylen;
+	memcpy(d->buf, KAUDIT_KEY, keylen);
+	return len;
+}
+
+/* One request and its ack: 0 or the kernel's -errno. */
+static int audit_request(int fd, void *msg, size_t len, uint32_t seq)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	_Alignas(8) char buf[1024];
+
+	((struct nlmsghdr *)msg)->nlmsg_seq = seq;
+	if (sendto(fd, msg, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	for (int i = 0; i < 8; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0)
+			return -errno;
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+		if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) || h->nlmsg_seq != seq ||
+		    h->nlmsg_type != NLMSG_ERROR)
+			continue;
+		return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+	}
+	return -EIO;
+}
+
+static const struct {
+	int kind, err;
+} rule_set[] = {
+	{ RULE_EXEC, EACCES },   { RULE_EXEC, EPERM },   { RULE_WRITE, EROFS },  { RULE_WRITE, EACCES },
+	{ RULE_WRITE, EPERM },   { RULE_OPEN, EROFS },   { RULE_OPEN, EACCES },  { RULE_OPEN, EPERM },
+	{ RULE_OPENAT, EROFS },  { RULE_OPENAT, EACCES }, { RULE_OPENAT, EPERM },
+};
+
+/* Add (or delete) our rules; deleting ignores rules that are not there. */
+static int rules_apply(uint32_t base, bool add)
+{
+	_cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+	struct timeval tv = { .tv_sec = 1 };
+	struct rule_msg m;
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (size_t i = 0; i < sizeof(rule_set) / sizeof(rule_set[0]); i++) {
+		size_t len = rule_build(&m, add ? AUDIT_ADD_RULE : AUDIT_DEL_RULE, base, rule_set[i].kind,
+					rule_set[i].err);
+		int r = audit_request(fd, &m, len, (uint32_t)(i + 10));
+		if (add && r == -EEXIST)
+			r = 0;
+		if (!add && r == -ENOENT)
+			r = 0;
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	return ret;
+}
+
 int kaudit_open(struct kaudit *k)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = AUDIT_NLGRP_READLOG };
-	int fd, sz = RCVBUF;
+	int fd, r, sz = RCVBUF;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_AUDIT);
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
+		r = -errno;
 		close(fd);
 		return r;
 	}
@@ -621,6 +949,16 @@ int kaudit_open(struct kaudit *k)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	k->fd = fd;
 	k->enabled_audit = audit_enable();
+	/* Stale rules of an earlier run with the same range (a crash) go first. */
+	(void)rules_apply(k->base, false);
+	r = rules_apply(k->base, true);
+	if (r < 0) {
+		(void)rules_apply(k->base, false);
+		log_warn_errno(r, "Cannot add kernel audit rules (key %s): executions refused by a noexec mount and "
+			       "writes refused by a read-only mount or file permissions are refused but NOT recorded",
+			       KAUDIT_KEY);
+	} else
+		k->rules_installed = true;
 	return 0;
 }
 
@@ -672,6 +1010,11 @@ void kaudit_free(struct kaudit *k)
 	if (k->fd >= 0)
 		close(k->fd);
 	/* Leave the host as we found it. */
+	if (k->rules_installed) {
+		int r = rules_apply(k->base, false);
+		if (r < 0)
+			log_warn_errno(r, "Cannot remove our kernel audit rules (key %s)", KAUDIT_KEY);
+	}
 	if (k->enabled_audit && audit_set_enabled(0) == 0)
 		log_info("Kernel audit turned off again (it was off when nbwarden started)");
 	free(k);

@@ -12,6 +12,21 @@
  *                                (used when the 1300 record does not come);
  *     fs.execute → sandbox.exec.denied; fs.write_file, fs.make_*, fs.remove_*,
  *     fs.truncate, fs.refer → sandbox.write.denied; others are not recorded.
+ * Refusals that never reach Landlock (exec from a noexec mount, writes to the
+ * read-only root, DAC refusals of chmod/truncate/...) leave no record by
+ * themselves: kaudit_open installs kernel audit rules (exit filter, x86_64,
+ * uid >= hostUidBase, key "nbwarden") for failed execve/execveat (EACCES,
+ * EPERM) and failed path-based write-class syscalls (creat, truncate, chmod,
+ * chown, unlink, rename, mkdir, rmdir, link, symlink, mknod and their *at
+ * forms; open/openat only with O_WRONLY|O_RDWR|O_CREAT|O_TRUNC in the flags;
+ * EROFS, EACCES, EPERM); openat2 and fd-only calls are not covered. Their
+ *   1300 (key="nbwarden") + 1307 CWD + 1302 PATH (first named item) + 1320 EOE
+ *     → sandbox.exec.denied / sandbox.write.denied {path, syscall, pid, errno,
+ *       error, exe}; for a file that does not exist the kernel names only
+ *       the directory ("/etc/"). When Landlock reported the same event (1423
+ *       with the same serial), only Landlock's record is written.
+ * kaudit_free removes exactly these rules; kaudit_open first removes the same
+ * rules left by a crashed run.
  * The uid (the kernel's, i.e. the host uid) says whose sandbox it is: a uid in
  * [hostUidBase + slot*65536, +65536) is slot's; the monitor's lookup callback
  * names the user running in that slot (no running server: ignored).
@@ -42,6 +57,12 @@
 #define KAUDIT_SYSCALL 1300
 #define KAUDIT_LANDLOCK_ACCESS 1423
 #define KAUDIT_LANDLOCK_DOMAIN 1424
+#define KAUDIT_PATH 1302
+#define KAUDIT_CWD 1307
+#define KAUDIT_EOE 1320
+
+/* The filter key of the kernel audit rules kaudit_open installs. */
+#define KAUDIT_KEY "nbwarden"
 
 /* One parsed record; strings are NUL-terminated printable ASCII. */
 struct kaudit_record {
@@ -59,7 +80,15 @@ struct kaudit_record {
 	uint64_t domain;  /* Landlock domain id (1423, 1424) */
 	bool allocated;   /* 1424 status=allocated */
 	char blockers[256];
-	char path[1024];
+	char path[1024];  /* 1423 path, 1302 name, 1307 cwd */
+	/* 1300 */
+	bool failed;      /* success=no */
+	bool ours;        /* key="nbwarden": one of our rules matched */
+	int32_t exit;     /* -errno when failed */
+	uint64_t a1, a2;  /* syscall arguments (open/openat flags) */
+	/* 1302 */
+	int32_t item;     /* -1 when absent */
+	char nametype[16];
 };
 
 /* Parse one record (the netlink payload: "audit(SEC.MS:SERIAL): k=v ...").

@@ -174,6 +174,19 @@ def test_exec_attack_refused(hub, kernel, name):
     assert out["error"] is None, out
     verdict, line = result_of(out["stdout"])
     assert verdict == "denied", f"'{name}' succeeded inside the sandbox: {line}"
+    if name in EXEC_AUDITED:
+        # Refused by the noexec mount before Landlock: the monitor's own audit
+        # rules make the kernel report it, with the path as the cell named it.
+        where = cell(kernel, f"print({EXEC_AUDITED[name]})")["stdout"].strip()
+        want = where + "/py-copy"
+        hub.wait_audit("sandbox.exec.denied", user=hub.alice, path=want, timeout=10)
+
+
+# exec attacks whose refusal (EACCES from the noexec mount) must be in the audit log with the path
+EXEC_AUDITED = {"copied interpreter in home": "H", "copied interpreter in /tmp": "T"}
+# write attacks whose refusal must be in the audit log: the kernel names the directory
+# in which the creation was refused (its PATH record for a file that does not exist)
+WRITE_AUDITED = {"create /usr/bin/x": ("/usr/bin/", "/usr/bin/nbw-x"), "create /etc/x": ("/etc/", "/etc/nbw-x")}
 
 
 @pytest.mark.parametrize("name", list(WRITE_ATTACKS))
@@ -189,6 +202,12 @@ def test_write_attack_refused(hub, kernel, name):
     out = cell(kernel, f"try:\n    {op}\n    res(True)\nexcept OSError as e:\n    res(False, e.errno)\n")
     verdict, line = result_of(out["stdout"])
     assert verdict == "denied", f"'{name}' succeeded inside the sandbox: {line}"
+    if name in WRITE_AUDITED:
+        paths = WRITE_AUDITED[name]
+        recs = nbw.wait_until(lambda: [r for r in hub.audit_find("sandbox.write.denied", user=hub.alice)
+                                       if r.get("path") in paths and r.get("syscall") in ("openat", None)],
+                              10, what=f"sandbox.write.denied for {paths}")
+        assert recs, recs
 
 
 def test_stdlib_and_interpreter_unchanged(hub, kernel):

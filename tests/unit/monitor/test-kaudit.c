@@ -290,12 +290,135 @@ static void test_landlock(void **state)
 	kaudit_free(k);
 }
 
+/* Refusals before Landlock, from our own audit rules (key="nbwarden"):
+ * captured on this kernel with kaudit_open's rules, a process as uid 1197608. */
+#define SYSREC(serial, nr, ex, a2, extra)                                                                    \
+	"audit(1795454518.373:" serial "): arch=c000003e syscall=" nr " success=no exit=" ex                 \
+	" a0=ffffff9c a1=7f9baba2bfe0 a2=" a2 " a3=1b6 items=1 ppid=23979 pid=24103 auid=4294967295 "         \
+	"uid=1197608 gid=1197608 euid=1197608 suid=1197608 fsuid=1197608 egid=1197608 sgid=1197608 "          \
+	"fsgid=1197608 tty=(none) ses=4294967295 comm=\"python3\" exe=\"/usr/bin/python3.11\" " extra
+
+static void feed_event(struct kaudit *k, const char *sys, const char *cwd, const char *path, const char *serial,
+		       uint64_t now)
+{
+	char rec[512];
+
+	feed(k, 1300, sys, now);
+	nbw_snprintf(rec, sizeof(rec), "audit(1795454518.373:%s): cwd=\"%s\"", serial, cwd);
+	feed(k, 1307, rec, now);
+	if (path) {
+		nbw_snprintf(rec, sizeof(rec),
+			     "audit(1795454518.373:%s): item=0 name=%s inode=19 dev=fe:00 mode=040755 ouid=0 ogid=0 "
+			     "rdev=00:00 nametype=PARENT cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0",
+			     serial, path);
+		feed(k, 1302, rec, now);
+	}
+	nbw_snprintf(rec, sizeof(rec), "audit(1795454518.373:%s): proctitle=707974686F6E33", serial);
+	feed(k, 1327, rec, now);
+	nbw_snprintf(rec, sizeof(rec), "audit(1795454518.373:%s): ", serial);
+	feed(k, 1320, rec, now);
+}
+
+static const char *field_s(json_t *events, size_t i, const char *name)
+{
+	json_t *e = json_array_get(events, i);
+	if (!strcmp(name, "event") || !strcmp(name, "user"))
+		return json_string_value(json_object_get(e, name));
+	return json_string_value(json_object_get(json_object_get(e, "fields"), name));
+}
+
+static json_int_t field_i(json_t *events, size_t i, const char *name)
+{
+	return json_integer_value(json_object_get(json_object_get(json_array_get(events, i), "fields"), name));
+}
+
+static void test_rules_events(void **state)
+{
+	struct sink s;
+	struct kaudit *k = reader(&s);
+	struct kaudit_record r;
+
+	/* The parser keeps what the rules' records carry. */
+	assert_int_equal(kaudit_parse(1300, SYSREC("7", "257", "-30", "800c1", "key=\"nbwarden\""),
+				      strlen(SYSREC("7", "257", "-30", "800c1", "key=\"nbwarden\"")), &r),
+			 0);
+	assert_true(r.ours);
+	assert_true(r.failed);
+	assert_int_equal(r.exit, -30);
+	assert_int_equal(r.a2, 0x800c1);
+	assert_int_equal(kaudit_parse(1300, SYSREC("7", "257", "-30", "800c1", "key=\"nbwardenx\""),
+				      strlen(SYSREC("7", "257", "-30", "800c1", "key=\"nbwardenx\"")), &r),
+			 0);
+	assert_false(r.ours);
+
+	/* open('/etc/nbw-x', 'w'): EACCES, the kernel names the parent directory */
+	feed_event(k, SYSREC("1505352", "257", "-13", "80241", "key=\"nbwarden\""), "/tmp", "\"/etc/\"", "1505352",
+		   100);
+	assert_int_equal(json_array_size(s.events), 1);
+	assert_string_equal(field_s(s.events, 0, "event"), "sandbox.write.denied");
+	assert_string_equal(field_s(s.events, 0, "user"), "carol");
+	assert_string_equal(field_s(s.events, 0, "path"), "/etc/");
+	assert_string_equal(field_s(s.events, 0, "syscall"), "openat");
+	assert_string_equal(field_s(s.events, 0, "error"), "EACCES");
+	assert_int_equal(field_i(s.events, 0, "errno"), 13);
+	assert_int_equal(field_i(s.events, 0, "pid"), 24103);
+
+	/* execve("./sc") refused (noexec / no x bit): relative name joined to cwd */
+	feed_event(k, SYSREC("1505356", "59", "-13", "7ffe230a9700", "key=\"nbwarden\""), "/tmp/ar-t", "\"./sc\"",
+		   "1505356", 200);
+	assert_int_equal(json_array_size(s.events), 2);
+	assert_string_equal(field_s(s.events, 1, "event"), "sandbox.exec.denied");
+	assert_string_equal(field_s(s.events, 1, "path"), "/tmp/ar-t/./sc");
+	assert_string_equal(field_s(s.events, 1, "syscall"), "execve");
+
+	/* chmod of a root-owned file: EPERM; a hex-encoded hostile name is escaped */
+	feed_event(k, SYSREC("1505354", "90", "-1", "0", "key=\"nbwarden\""), "/", "2F7573722F0A78", "1505354", 300);
+	assert_int_equal(json_array_size(s.events), 3);
+	assert_string_equal(field_s(s.events, 2, "path"), "/usr/\\x0ax");
+	assert_string_equal(field_s(s.events, 2, "syscall"), "chmod");
+	assert_string_equal(field_s(s.events, 2, "error"), "EPERM");
+
+	/* Not ours, a read-only open, another errno, success, another sandbox: nothing. */
+	feed_event(k, SYSREC("20", "257", "-13", "80241", "key=(null)"), "/", "\"/etc/\"", "20", 400);
+	feed_event(k, SYSREC("21", "257", "-13", "80000", "key=\"nbwarden\""), "/", "\"/etc/shadow\"", "21", 400);
+	feed_event(k, SYSREC("22", "257", "-2", "80241", "key=\"nbwarden\""), "/", "\"/etc/\"", "22", 400);
+	feed_event(k, SYSREC("23", "0", "-13", "0", "key=\"nbwarden\""), "/", NULL, "23", 400);
+	assert_int_equal(json_array_size(s.events), 3);
+
+	/* Landlock refused it too (its 1423 has the same serial): one event, Landlock's. */
+	feed(k, 1424,
+	     "audit(1795451491.861:30): domain=1da2d554c status=allocated mode=enforcing pid=22242 uid=1197608 "
+	     "exe=\"/usr/bin/python3.11\" comm=\"python3\"",
+	     500);
+	feed(k, 1423, "audit(1795454518.373:31): domain=1da2d554c blockers=fs.execute path=\"/usr/bin/ls\"", 500);
+	feed_event(k, SYSREC("31", "59", "-13", "0", "key=\"nbwarden\""), "/", "\"/usr/bin/ls\"", "31", 500);
+	assert_int_equal(json_array_size(s.events), 4);
+	assert_string_equal(field_s(s.events, 3, "event"), "sandbox.exec.denied");
+	assert_string_equal(field_s(s.events, 3, "blockers"), "fs.execute");
+	kaudit_tick(k, 5000);
+	assert_int_equal(json_array_size(s.events), 4);
+
+	/* The EOE record is lost: emitted after a moment with what came. */
+	feed(k, 1300, SYSREC("40", "83", "-30", "0", "key=\"nbwarden\""), 600);
+	feed(k, 1302, "audit(1795454518.373:40): item=0 name=\"/usr/lib/x/\" nametype=PARENT", 600);
+	assert_int_equal(json_array_size(s.events), 4);
+	assert_int_equal(kaudit_next_tick_ms(k, 600), 300);
+	kaudit_tick(k, 950);
+	assert_int_equal(json_array_size(s.events), 5);
+	assert_string_equal(field_s(s.events, 4, "syscall"), "mkdir");
+	assert_string_equal(field_s(s.events, 4, "path"), "/usr/lib/x/");
+	assert_string_equal(field_s(s.events, 4, "error"), "EROFS");
+	json_decref(s.events);
+	kaudit_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_seccomp), cmocka_unit_test(test_parse_hostile_comm),
 	    cmocka_unit_test(test_parse_rejects), cmocka_unit_test(test_seccomp_event),
 	    cmocka_unit_test(test_rate_limit),    cmocka_unit_test(test_landlock),
+	    cmocka_unit_test(test_rules_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
