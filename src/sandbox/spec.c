@@ -171,6 +171,9 @@ static int build_process(const struct config *cfg, const char *user, const char 
 	    (r = push_str(env, "JUPYTER_RUNTIME_DIR=/tmp/jupyter-runtime")) < 0 ||
 	    /* ipykernel's debugger otherwise warns on every kernel start. */
 	    (r = push_str(env, "PYDEVD_DISABLE_FILE_VALIDATION=1")) < 0 ||
+	    /* /usr is read-only: no bytecode cache writes (each would be a refused,
+	     * audited write that spends the sandbox's denial budget). */
+	    (r = push_str(env, "PYTHONDONTWRITEBYTECODE=1")) < 0 ||
 	    (r = push_str(env, "PYTHONPATH=/etc/nbwarden")) < 0 ||
 	    (r = push_strf(env, "NBWARDEN_SERVER_TOKEN=%s", token)) < 0)
 		goto out;
