@@ -38,7 +38,10 @@
  *       write PATH   every right but EXECUTE, MAKE_CHAR and MAKE_BLOCK beneath
  *                    PATH (files, dirs, sockets, fifos, symlinks, rename, truncate);
  *       device PATH  READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV (and READ_DIR
- *                    when PATH is a directory, e.g. /dev/pts).
+ *                    when PATH is a directory, e.g. /dev/pts);
+ *       socket PATH  READ_DIR | MAKE_SOCK | REMOVE_FILE beneath PATH: a place
+ *                    for the server's unix socket and nothing else (no files,
+ *                    dirs or links a pod could use to bloat a host directory).
  *     PATH: absolute, at most GUARD_PATH_MAX-1 bytes of printable ASCII without
  *     space, no "//", no "." or ".." component, no trailing '/' (except "/").
  * Everything not granted is denied: the handled rights are all filesystem
@@ -74,7 +77,14 @@
 #define GUARD_EXIT_EXEC 127   /* execve of the command failed */
 
 enum guard_mode { GUARD_BEST_EFFORT = 0, GUARD_REQUIRE = 1 };
-enum guard_rule_kind { GUARD_RULE_READ = 1, GUARD_RULE_EXEC, GUARD_RULE_WRITE, GUARD_RULE_DEVICE, GUARD_RULE_LIST };
+enum guard_rule_kind {
+	GUARD_RULE_READ = 1,
+	GUARD_RULE_EXEC,
+	GUARD_RULE_WRITE,
+	GUARD_RULE_DEVICE,
+	GUARD_RULE_LIST,
+	GUARD_RULE_SOCKET,
+};
 
 #define GUARD_SCOPE_ABSTRACT_UNIX 0x1u /* = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET */
 #define GUARD_SCOPE_SIGNAL 0x2u        /* = LANDLOCK_SCOPE_SIGNAL */

@@ -80,6 +80,7 @@ static int parse_line(const struct token *tok, int n, struct guard_policy *p, bo
 	    {"write", GUARD_RULE_WRITE},
 	    {"device", GUARD_RULE_DEVICE},
 	    {"list", GUARD_RULE_LIST},
+	    {"socket", GUARD_RULE_SOCKET},
 	};
 
 	if (tok_is(&tok[0], "landlock")) {

@@ -377,7 +377,7 @@ static int gen_policy(const struct config *cfg, int nfd, struct sandbox_error *e
 			 "write " SANDBOX_HOME "\n"
 			 "write /tmp\n"
 			 "write /dev/shm\n"
-			 "write " SANDBOX_RUN "\n"
+			 "socket " SANDBOX_RUN "\n"
 			 "device /dev/null\n"
 			 "device /dev/zero\n"
 			 "device /dev/full\n"

@@ -113,6 +113,10 @@ WRITE_ATTACKS = {
     "chmod the interpreter": "os.chmod(PY, 0o777)",
     "truncate the stdlib": "os.truncate(os.__file__, 0)",
     "rename in the stdlib": "os.rename(os.__file__, os.__file__ + '.x')",
+    # the socket dir is a host directory: nothing but the server's socket may be made there
+    "file in the socket dir": "open('/run/nbwarden/junk', 'w')",
+    "dir in the socket dir": "os.mkdir('/run/nbwarden/d')",
+    "link in the socket dir": "os.symlink('/etc/passwd', '/run/nbwarden/l')",
 }
 
 
@@ -195,6 +199,8 @@ def test_write_attack_refused(hub, kernel, name):
     # Control: the same operation on a file the user owns works in this kernel.
     own = ("_t = os.path.join(H, 'own-copy.py'); shutil.copy(os.__file__, _t)\n"
            + op.replace("'/usr/bin/nbw-x'", "os.path.join(H, 'nbw-x')").replace("'/etc/nbw-x'", "os.path.join(H, 'nbw-y')")
+           .replace("'/run/nbwarden/junk'", "os.path.join(H, 'junk')")
+           .replace("'/run/nbwarden/d'", "os.path.join(H, 'd')").replace("'/run/nbwarden/l'", "os.path.join(H, 'l')")
            .replace("os.__file__", "_t").replace("PY,", "_t,"))
     out = cell(kernel, f"try:\n    {own.replace(chr(10), chr(10) + '    ')}\n    res(True)\nexcept OSError as e:\n"
                        f"    res(False, e.errno)\n")

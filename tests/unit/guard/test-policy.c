@@ -191,13 +191,15 @@ static void test_abi(void **state)
 	assert_int_equal(guard_handled_fs(5), 0xffff);
 	assert_int_equal(guard_handled_fs(7), 0xffff);
 	for (int abi = 1; abi <= 7; abi++)
-		for (int k = GUARD_RULE_READ; k <= GUARD_RULE_LIST; k++)
+		for (int k = GUARD_RULE_READ; k <= GUARD_RULE_SOCKET; k++)
 			assert_int_equal(guard_rule_rights(k, abi) & ~guard_handled_fs(abi), 0);
 	/* Only exec rules execute; write rules never execute or make devices. */
 	assert_int_equal(guard_rule_rights(GUARD_RULE_EXEC, 7), 0x1 | 0x4);
 	assert_int_equal(guard_rule_rights(GUARD_RULE_READ, 7), 0x4 | 0x8);
 	assert_int_equal(guard_rule_rights(GUARD_RULE_LIST, 7), 0x8);
 	assert_int_equal(guard_rule_rights(GUARD_RULE_WRITE, 7) & (0x1 | 0x40 | 0x800), 0);
+	/* socket: list, make a socket, remove it; no files, dirs, links or writes. */
+	assert_int_equal(guard_rule_rights(GUARD_RULE_SOCKET, 7), 0x8 | 0x200 | 0x20);
 	assert_int_equal(guard_rule_rights(GUARD_RULE_WRITE, 7), 0xffff & ~(0x1 | 0x40 | 0x800));
 	assert_int_equal(guard_rule_rights(GUARD_RULE_DEVICE, 7) & 0x1, 0);
 }
