@@ -93,12 +93,14 @@ def test_kernel_audit_setting_restored():
     if kernel_audit_enabled() == 2:
         pytest.skip("kernel audit configuration is locked (enabled=2)")
     before = kernel_audit_enabled()
+    d = new_daemon("auditflag")
     audit_set_enabled(0)
     try:
-        d = new_daemon("auditflag")
         d.start()
         nbw.wait_until(lambda: kernel_audit_enabled() == 1, 10, what="kernel audit enabled by the monitor")
-        problems = finish_daemon(d)
+    finally:
+        problems = finish_daemon(d)  # stop it whatever happened above
+    try:
         assert not problems, problems
         assert kernel_audit_enabled() == 0, "the monitor left kernel auditing switched on"
     finally:
