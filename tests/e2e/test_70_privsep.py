@@ -96,11 +96,11 @@ def test_kernel_audit_setting_restored():
     d = new_daemon("auditflag")
     audit_set_enabled(0)
     try:
-        d.start()
-        nbw.wait_until(lambda: kernel_audit_enabled() == 1, 10, what="kernel audit enabled by the monitor")
-    finally:
-        problems = finish_daemon(d)  # stop it whatever happened above
-    try:
+        try:
+            d.start()
+            nbw.wait_until(lambda: kernel_audit_enabled() == 1, 10, what="kernel audit enabled by the monitor")
+        finally:
+            problems = finish_daemon(d)  # stop it whatever happened above
         assert not problems, problems
         assert kernel_audit_enabled() == 0, "the monitor left kernel auditing switched on"
     finally:
