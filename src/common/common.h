@@ -96,6 +96,19 @@ bool nbw_memeq_ct(const void *a, const void *b, size_t len);
 /* Parse a decimal unsigned integer in [min,max]; whole string must be consumed. */
 int nbw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/* ---- bounded growable buffer (curl dynbuf style) ----
+ * Appends until `max` bytes; past it (or on ENOMEM) the buffer is marked failed
+ * and ignores further appends, so callers check `failed` once at the end. The
+ * content is always NUL-terminated. nbw_buf_done wipes and frees it. */
+struct nbw_buf {
+	char *p;
+	size_t len, cap, max;
+	bool failed;
+};
+void nbw_buf_add(struct nbw_buf *b, const void *s, size_t n);
+void nbw_buf_str(struct nbw_buf *b, const char *s);
+void nbw_buf_done(struct nbw_buf *b);
+
 /* ---- fds / files ---- */
 int nbw_write_all(int fd, const void *buf, size_t len);
 /* Read a whole small file (<= max bytes) into a NUL-terminated malloc'd buffer. */

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/common.h"
+
 struct http_server;
 struct http_conn;
 struct proxy_target; /* proxy/proxy.h */
@@ -151,6 +153,8 @@ int http_param_get(const char *params, size_t len, const char *key, bool plus_as
 /* HTML-escape into out (& < > " ' → entities); -ENAMETOOLONG if it does not fit. */
 int http_html_escape(const char *in, char *out, size_t size);
 const char *http_status_text(int status);
+/* Append "Name: value\r\n" to a head being built (callers validate name/value). */
+void http_head_header(struct nbw_buf *b, const char *name, const char *value);
 
 /* ---- more pure helpers (added by the http module; unit tested, fuzzed) ---- */
 /* Cookie value by name from one Cookie header value ("a=1; b=2"); surrounding

@@ -32,50 +32,12 @@ static const char *const reserved_headers[] = {
     "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "Date", "Trailer", "TE",
 };
 
-/* ---- a bounded byte buffer for heads ---- */
-struct hbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void hb_add(struct hbuf *b, const void *s, size_t n)
+void http_head_header(struct nbw_buf *b, const char *name, const char *value)
 {
-	if (b->failed)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 512;
-		char *np;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if (cap > HEAD_MAX + b->len + n) {
-			b->failed = true;
-			return;
-		}
-		np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void hb_str(struct hbuf *b, const char *s)
-{
-	hb_add(b, s, strlen(s));
-}
-
-static void hb_header(struct hbuf *b, const char *name, const char *value)
-{
-	hb_str(b, name);
-	hb_add(b, ": ", 2);
-	hb_str(b, value);
-	hb_add(b, "\r\n", 2);
+	nbw_buf_str(b, name);
+	nbw_buf_add(b, ": ", 2);
+	nbw_buf_str(b, value);
+	nbw_buf_add(b, "\r\n", 2);
 }
 
 /* ---- request accessors ---- */
@@ -173,7 +135,7 @@ static void respond(struct http_conn *c, int status, const char *content_type, c
 		    bool stream)
 {
 	struct http_server *srv = c->srv;
-	struct hbuf b = {0};
+	struct nbw_buf b = { .max = HEAD_MAX + len };
 	char line[128];
 	bool bodyless = status_bodyless(status);
 
@@ -189,32 +151,32 @@ static void respond(struct http_conn *c, int status, const char *content_type, c
 		c->keep_alive = false;
 
 	(void)nbw_snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
-	hb_str(&b, line);
-	hb_header(&b, "Date", http__server_date(srv));
+	nbw_buf_str(&b, line);
+	http_head_header(&b, "Date", http__server_date(srv));
 	if (content_type && !bodyless && http_header_value_valid(content_type))
-		hb_header(&b, "Content-Type", content_type);
+		http_head_header(&b, "Content-Type", content_type);
 	if (!stream && !bodyless) {
 		(void)nbw_snprintf(line, sizeof(line), "%zu", len);
-		hb_header(&b, "Content-Length", line);
+		http_head_header(&b, "Content-Length", line);
 	}
 	if (!c->keep_alive)
-		hb_header(&b, "Connection", "close");
+		http_head_header(&b, "Connection", "close");
 	else if (!http__rp_is_http11(&c->rp))
-		hb_header(&b, "Connection", "keep-alive");
+		http_head_header(&b, "Connection", "keep-alive");
 	for (size_t i = 0; i < ARRAY_SIZE(hub_headers); i++)
 		if (!extra_has(c, hub_headers[i].name))
-			hb_header(&b, hub_headers[i].name, hub_headers[i].value);
+			http_head_header(&b, hub_headers[i].name, hub_headers[i].value);
 	if (srv->limits.secure && !extra_has(c, "Strict-Transport-Security"))
-		hb_header(&b, "Strict-Transport-Security", "max-age=63072000");
+		http_head_header(&b, "Strict-Transport-Security", "max-age=63072000");
 	for (size_t i = 0; i < c->n_extra; i++)
-		hb_str(&b, c->extra[i]);
-	hb_add(&b, "\r\n", 2);
+		nbw_buf_str(&b, c->extra[i]);
+	nbw_buf_add(&b, "\r\n", 2);
 	if (!stream && !bodyless && !c->head_request && len > 0)
-		hb_add(&b, body, len);
+		nbw_buf_add(&b, body, len);
 	http__conn_free_extra(c);
 	c->resp_status = status;
 	if (b.failed) {
-		free(b.p);
+		nbw_buf_done(&b);
 		log_error("http: could not build a %d response", status);
 		http__conn_close(c, false);
 		return;

@@ -630,47 +630,9 @@ static bool is_protected(const char *name)
 	return strcasecmp(name, "Host") == 0 || strcasecmp(name, "Content-Length") == 0;
 }
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *np;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void sb_header(struct sbuf *b, const char *name, const char *value)
-{
-	sb_str(b, name);
-	sb_add(b, ": ", 2);
-	sb_str(b, value);
-	sb_add(b, "\r\n", 2);
-}
+/* Heads we build: client head (<= max_header) or upstream head (<= 64 KiB)
+ * plus the headers we add. */
+#define PROXY_HEAD_MAX (2u << 20)
 
 static bool connection_lists(const struct http_header *h, size_t n, const char *name)
 {
@@ -681,14 +643,14 @@ static bool connection_lists(const struct http_header *h, size_t n, const char *
 	return false;
 }
 
-static int build_request_head(struct proxy *p, struct http_req *req, struct sbuf *b)
+static int build_request_head(struct proxy *p, struct http_req *req, struct nbw_buf *b)
 {
 	const char *host = http_req_header(req, "Host");
 
-	sb_str(b, req->method);
-	sb_add(b, " ", 1);
-	sb_str(b, req->target);
-	sb_add(b, " HTTP/1.1\r\n", 11);
+	nbw_buf_str(b, req->method);
+	nbw_buf_add(b, " ", 1);
+	nbw_buf_str(b, req->target);
+	nbw_buf_add(b, " HTTP/1.1\r\n", 11);
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct http_header *h = &req->headers[i];
 
@@ -711,25 +673,25 @@ static int build_request_head(struct proxy *p, struct http_req *req, struct sbuf
 				return -ENOMEM;
 			n = http_cookie_filter(h->value, vlen, proxy_cookie_is_ours, kept, 2 * vlen + 1);
 			if (n > 0)
-				sb_header(b, "Cookie", kept);
+				http_head_header(b, "Cookie", kept);
 			continue;
 		}
-		sb_header(b, h->name, h->value);
+		http_head_header(b, h->name, h->value);
 	}
 	if (p->target.token[0]) {
-		sb_str(b, "Authorization: token ");
-		sb_str(b, p->target.token);
-		sb_add(b, "\r\n", 2);
+		nbw_buf_str(b, "Authorization: token ");
+		nbw_buf_str(b, p->target.token);
+		nbw_buf_add(b, "\r\n", 2);
 	}
-	sb_header(b, "X-Forwarded-For", req->client_ip);
-	sb_header(b, "X-Forwarded-Proto", p->pool->secure ? "https" : "http");
+	http_head_header(b, "X-Forwarded-For", req->client_ip);
+	http_head_header(b, "X-Forwarded-Proto", p->pool->secure ? "https" : "http");
 	if (host)
-		sb_header(b, "X-Forwarded-Host", host);
+		http_head_header(b, "X-Forwarded-Host", host);
 	if (p->req_upgrade)
-		sb_str(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
+		nbw_buf_str(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
 	if (p->req_chunked)
-		sb_str(b, "Transfer-Encoding: chunked\r\n");
-	sb_add(b, "\r\n", 2);
+		nbw_buf_str(b, "Transfer-Encoding: chunked\r\n");
+	nbw_buf_add(b, "\r\n", 2);
 	return b->failed ? -ENOMEM : 0;
 }
 
@@ -892,7 +854,7 @@ static bool reason_valid(const char *s)
 
 static int send_response_head(struct proxy *p, int status)
 {
-	struct sbuf b = {0};
+	struct nbw_buf b = { .max = PROXY_HEAD_MAX };
 	const char *reason = p->rhead_len ? p->rhead + p->status_off : "";
 	char line[128];
 	bool bodyless;
@@ -901,7 +863,7 @@ static int send_response_head(struct proxy *p, int status)
 	if (!*reason || !reason_valid(reason) || strlen(reason) > 64)
 		reason = http_status_text(status);
 	(void)nbw_snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, reason);
-	sb_str(&b, line);
+	nbw_buf_str(&b, line);
 
 	bodyless = p->req_head || status == 204 || status == 304 || status == 101;
 	if (!bodyless && ((p->rp.flags & F_CHUNKED) || !(p->rp.flags & F_CONTENT_LENGTH))) {
@@ -938,21 +900,21 @@ static int send_response_head(struct proxy *p, int status)
 			continue;
 		if (!http_header_name_valid(name) || !http_header_value_valid(value))
 			continue;
-		sb_header(&b, name, value);
+		http_head_header(&b, name, value);
 	}
 	if (status == 101)
-		sb_str(&b, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
+		nbw_buf_str(&b, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
 	else if (p->chunked_out)
-		sb_str(&b, "Transfer-Encoding: chunked\r\n");
+		nbw_buf_str(&b, "Transfer-Encoding: chunked\r\n");
 	if (status != 101 && p->close_client)
-		sb_str(&b, "Connection: close\r\n");
-	sb_add(&b, "\r\n", 2);
+		nbw_buf_str(&b, "Connection: close\r\n");
+	nbw_buf_add(&b, "\r\n", 2);
 	if (b.failed) {
-		free(b.p);
+		nbw_buf_done(&b);
 		return -ENOMEM;
 	}
 	r = http_conn_write(p->client, b.p, b.len);
-	free(b.p);
+	nbw_buf_done(&b);
 	if (r >= 0)
 		p->head_sent = true;
 	return r;
@@ -1377,7 +1339,7 @@ static bool transfer_encoding_ok(const struct http_req *req)
 
 void proxy_begin(struct proxy_pool *pool, struct http_req *req, const struct proxy_target *t, struct proxy **ret)
 {
-	struct sbuf head = {0};
+	struct nbw_buf head = { .max = PROXY_HEAD_MAX };
 	struct proxy *p;
 	int r;
 
@@ -1428,9 +1390,7 @@ void proxy_begin(struct proxy_pool *pool, struct http_req *req, const struct pro
 	explicit_bzero(p->target.token, sizeof(p->target.token));
 	if (r >= 0)
 		r = up_write(p, head.p, head.len);
-	if (head.p)
-		explicit_bzero(head.p, head.len);
-	free(head.p);
+	nbw_buf_done(&head); /* wiped: it carries the server's token */
 	if (r < 0) {
 		p->client = NULL;
 		p->req = NULL;

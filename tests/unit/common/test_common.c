@@ -85,12 +85,39 @@ static void test_rm_rf_no_follow(void **state)
 	assert_int_equal(nbw_rm_rf(victim), 0);
 }
 
+static void test_buf_bounded(void **state)
+{
+	struct nbw_buf b = { .max = 8 };
+
+	(void)state;
+	nbw_buf_str(&b, "abc");
+	nbw_buf_add(&b, "defgh", 5);
+	assert_false(b.failed);
+	assert_int_equal(b.len, 8);
+	assert_string_equal(b.p, "abcdefgh"); /* NUL-terminated */
+	nbw_buf_add(&b, "i", 1); /* one byte past the bound */
+	assert_true(b.failed);
+	nbw_buf_add(&b, "", 0);
+	assert_int_equal(b.len, 8); /* nothing appended after failure */
+	nbw_buf_done(&b);
+	assert_null(b.p);
+
+	struct nbw_buf big = { .max = 1 << 20 };
+	for (int i = 0; i < 1000; i++)
+		nbw_buf_str(&big, "0123456789");
+	assert_false(big.failed);
+	assert_int_equal(big.len, 10000);
+	nbw_buf_add(&big, "x", SIZE_MAX); /* absurd lengths never overflow */
+	assert_true(big.failed);
+	nbw_buf_done(&big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64url_and_hex), cmocka_unit_test(test_random_token),
 		cmocka_unit_test(test_strings),        cmocka_unit_test(test_time),
-		cmocka_unit_test(test_rm_rf_no_follow),
+		cmocka_unit_test(test_rm_rf_no_follow), cmocka_unit_test(test_buf_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
