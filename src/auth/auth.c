@@ -444,16 +444,6 @@ bool auth_xsrf_ok(const char *expected, const char *submitted)
 	return nbw_memeq_ct(expected, submitted, le);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* A byte that, raw or percent-encoded, could change where a browser goes:
  * path separators ('/' only when encoded, '\\' always, which browsers treat
@@ -489,8 +479,8 @@ bool auth_next_ok(const char *next)
 		 * later decoding step can turn the path into another origin. */
 		if (i + 2 >= len)
 			return false;
-		hi = hexval(next[i + 1]);
-		lo = hexval(next[i + 2]);
+		hi = nbw_hexval(next[i + 1]);
+		lo = nbw_hexval(next[i + 2]);
 		if (hi < 0 || lo < 0)
 			return false;
 		v = hi * 16 + lo;

@@ -86,6 +86,17 @@ size_t nbw_b64url_encode(const void *in, size_t len, char *out);
 int nbw_random_token(char *out, size_t out_size, size_t nbytes);
 
 /* ---- strings ---- */
+/* Value of one hex digit (either case), -1 for anything else. */
+static inline int nbw_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 static inline bool str_has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 /* snprintf that reports truncation as -ENAMETOOLONG. */
 int nbw_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -11,16 +11,6 @@
 #include "common/common.h"
 #include "http/http.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int http_urldecode(const char *in, size_t in_len, bool plus_as_space, char *out, size_t out_size)
 {
@@ -36,8 +26,8 @@ int http_urldecode(const char *in, size_t in_len, bool plus_as_space, char *out,
 
 			if (in_len - i < 3)
 				goto einval;
-			hi = hexval(in[i + 1]);
-			lo = hexval(in[i + 2]);
+			hi = nbw_hexval(in[i + 1]);
+			lo = nbw_hexval(in[i + 2]);
 			if (hi < 0 || lo < 0)
 				goto einval;
 			c = (char)(hi << 4 | lo);

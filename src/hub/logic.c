@@ -409,23 +409,13 @@ bool hub__anon_is_browser(const char *method, const char *accept, bool has_autho
 	return strcasestr(accept, "text/html") != NULL || strstr(accept, "*/*") != NULL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static int hex_decode(const char *s, size_t len, uint8_t *out, size_t size)
 {
 	if (len == 0 || len % 2 || len / 2 > size)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = nbw_hexval(s[i]), lo = nbw_hexval(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i / 2] = (uint8_t)(hi << 4 | lo);

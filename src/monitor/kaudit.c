@@ -143,11 +143,6 @@ static bool is_hex(const char *p, size_t n)
 	return true;
 }
 
-static int hexval(char c)
-{
-	return c <= '9' ? c - '0' : c - 'A' + 10;
-}
-
 /* Append byte c to out escaped to printable ASCII; false when it no longer fits. */
 static bool put_escaped(char *out, size_t size, size_t *o, unsigned char c)
 {
@@ -180,7 +175,7 @@ static void untrusted_value(const char *v, size_t n, char *out, size_t size)
 				break;
 	} else if (is_hex(v, n)) {
 		for (size_t i = 0; i + 1 < n; i += 2)
-			if (!put_escaped(out, size, &o, (unsigned char)(hexval(v[i]) << 4 | hexval(v[i + 1]))))
+			if (!put_escaped(out, size, &o, (unsigned char)(nbw_hexval(v[i]) << 4 | nbw_hexval(v[i + 1]))))
 				break;
 	} else {
 		for (size_t i = 0; i < n; i++)
