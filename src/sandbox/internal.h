@@ -46,4 +46,9 @@ bool sandbox__token_valid(const char *token);
 json_t *sandbox__seccomp_profile(void);
 
 /* Entries of dir that are valid container ids starting with prefix. */
+/* A root-owned regular executable nobody else can change (-EPERM otherwise):
+ * the monitor runs it as root. */
+int sandbox__check_executable(const char *path);
+/* argv of n strings in one allocation (pointers, then the strings); free(). */
+int sandbox__build_argv(const char *const *in, size_t n, char ***ret_argv);
 int sandbox__list_prefixed(const char *dir, const char *prefix, char ***ret);

@@ -15,7 +15,7 @@
 /* A fixed PATH: the monitor's environment must not decide which binary runs as root. */
 #define RUNTIME_SEARCH_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static int check_executable(const char *path)
+int sandbox__check_executable(const char *path)
 {
 	struct stat st;
 
@@ -47,7 +47,7 @@ int sandbox_runtime_resolve(const struct config *cfg, char *buf, size_t size, st
 			return sandbox__fail(
 			    err, -EINVAL,
 			    "OCI runtime '%s' must be an absolute path or a bare name (singleuser.runtime)", rt);
-		r = check_executable(rt);
+		r = sandbox__check_executable(rt);
 		if (r == -EPERM)
 			return sandbox__fail(err, -EPERM,
 					     "OCI runtime '%s' is not owned by root or is writable by others (singleuser.runtime)",
@@ -66,7 +66,7 @@ int sandbox_runtime_resolve(const struct config *cfg, char *buf, size_t size, st
 		size_t dl = colon ? (size_t)(colon - p) : strlen(p);
 		char cand[4096];
 
-		if (nbw_snprintf(cand, sizeof(cand), "%.*s/%s", (int)dl, p, rt) >= 0 && check_executable(cand) == 0) {
+		if (nbw_snprintf(cand, sizeof(cand), "%.*s/%s", (int)dl, p, rt) >= 0 && sandbox__check_executable(cand) == 0) {
 			r = nbw_strlcpy(buf, cand, size);
 			if (r < 0)
 				return sandbox__fail(err, r, "OCI runtime path '%s' is too long", cand);
@@ -81,7 +81,7 @@ int sandbox_runtime_resolve(const struct config *cfg, char *buf, size_t size, st
 }
 
 /* One allocation: the pointer array followed by the strings, freed with free(). */
-static int build_argv(const char *const *in, size_t n, char ***ret_argv)
+int sandbox__build_argv(const char *const *in, size_t n, char ***ret_argv)
 {
 	size_t bytes = (n + 1) * sizeof(char *);
 	char **argv, *s;
@@ -137,7 +137,7 @@ int sandbox_argv_run(const char *runtime, const struct sandbox_paths *paths, cha
 		return -EINVAL;
 	const char *argv[] = {runtime,	  "--root",	 SANDBOX_RUNC_ROOT, "run",	     "--detach",
 			      "--bundle", paths->bundle, "--pid-file",	    paths->pid_file, paths->container_id};
-	return build_argv(argv, ARRAY_SIZE(argv), ret_argv);
+	return sandbox__build_argv(argv, ARRAY_SIZE(argv), ret_argv);
 }
 
 int sandbox_argv_delete(const char *runtime, const char *container_id, char ***ret_argv)
@@ -145,7 +145,7 @@ int sandbox_argv_delete(const char *runtime, const char *container_id, char ***r
 	if (!runtime || runtime[0] != '/' || !ret_argv || !container_id_valid(container_id))
 		return -EINVAL;
 	const char *argv[] = {runtime, "--root", SANDBOX_RUNC_ROOT, "delete", "--force", container_id};
-	return build_argv(argv, ARRAY_SIZE(argv), ret_argv);
+	return sandbox__build_argv(argv, ARRAY_SIZE(argv), ret_argv);
 }
 
 int sandbox_argv_kill(const char *runtime, const char *container_id, const char *signal, char ***ret_argv)
@@ -154,7 +154,7 @@ int sandbox_argv_kill(const char *runtime, const char *container_id, const char 
 	    (strcmp(signal, "TERM") != 0 && strcmp(signal, "KILL") != 0))
 		return -EINVAL;
 	const char *argv[] = {runtime, "--root", SANDBOX_RUNC_ROOT, "kill", container_id, signal};
-	return build_argv(argv, ARRAY_SIZE(argv), ret_argv);
+	return sandbox__build_argv(argv, ARRAY_SIZE(argv), ret_argv);
 }
 
 int sandbox_argv_state(const char *runtime, const char *container_id, char ***ret_argv)
@@ -162,7 +162,7 @@ int sandbox_argv_state(const char *runtime, const char *container_id, char ***re
 	if (!runtime || runtime[0] != '/' || !ret_argv || !container_id_valid(container_id))
 		return -EINVAL;
 	const char *argv[] = {runtime, "--root", SANDBOX_RUNC_ROOT, "state", container_id};
-	return build_argv(argv, ARRAY_SIZE(argv), ret_argv);
+	return sandbox__build_argv(argv, ARRAY_SIZE(argv), ret_argv);
 }
 
 int sandbox_read_pid(const struct sandbox_paths *paths, pid_t *ret_pid)

@@ -281,27 +281,12 @@ int sandbox_volume_prepare(const struct config *cfg, const char *user, uint32_t 
 	return 1;
 }
 
-static int check_executable(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
-		return -EACCES;
-	/* The monitor runs it as root: only root may be able to change it. */
-	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		return -EPERM;
-	return 0;
-}
-
 int sandbox_volume_argv_mkfs(const struct config *cfg, const char *user, uint32_t slot, char ***ret_argv,
 			     struct sandbox_error *err)
 {
 	char mkfs[256] = "", owner[64], image[4096];
 	const char *in[10];
-	size_t n = 0, bytes;
-	char **argv, *s;
+	size_t n = 0;
 	uid_t u;
 	gid_t g;
 	int r;
@@ -315,7 +300,7 @@ int sandbox_volume_argv_mkfs(const struct config *cfg, const char *user, uint32_
 	for (const char *p = MKFS_SEARCH_PATH; *p && !mkfs[0];) {
 		size_t dl = strcspn(p, ":");
 		char cand[256];
-		if (nbw_snprintf(cand, sizeof(cand), "%.*s/mkfs.ext4", (int)dl, p) >= 0 && check_executable(cand) == 0)
+		if (nbw_snprintf(cand, sizeof(cand), "%.*s/mkfs.ext4", (int)dl, p) >= 0 && sandbox__check_executable(cand) == 0)
 			nbw_strlcpy(mkfs, cand, sizeof(mkfs));
 		p += dl;
 		if (*p == ':')
@@ -336,21 +321,9 @@ int sandbox_volume_argv_mkfs(const struct config *cfg, const char *user, uint32_
 	 * whole capacity; root_owner: the volume's root belongs to the sandbox user. */
 	in[n++] = mkfs, in[n++] = "-q", in[n++] = "-F", in[n++] = "-m", in[n++] = "0", in[n++] = "-E";
 	in[n++] = owner, in[n++] = image;
-	bytes = (n + 1) * sizeof(char *);
-	for (size_t i = 0; i < n; i++)
-		bytes += strlen(in[i]) + 1;
-	argv = malloc(bytes);
-	if (!argv)
-		return sandbox__fail(err, -ENOMEM, "out of memory");
-	s = (char *)(argv + n + 1);
-	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(in[i]) + 1;
-		memcpy(s, in[i], l);
-		argv[i] = s;
-		s += l;
-	}
-	argv[n] = NULL;
-	*ret_argv = argv;
+	r = sandbox__build_argv(in, n, ret_argv);
+	if (r < 0)
+		return sandbox__fail(err, r, "out of memory");
 	return 0;
 }
 
