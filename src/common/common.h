@@ -126,6 +126,8 @@ int nbw_write_all(int fd, const void *buf, size_t len);
 int nbw_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Write a file atomically (tmp + rename) with mode. */
 int nbw_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Path of a program installed next to our own executable (/proc/self/exe). */
+int nbw_sibling_path(const char *name, char *buf, size_t size);
 /* mkdir -p with a mode for newly created components. */
 int nbw_mkdir_p(const char *path, mode_t mode);
 /* rm -rf that never crosses mount points or follows symlinks. */

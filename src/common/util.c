@@ -340,3 +340,20 @@ int nbw_rm_rf(const char *path)
 		return errno == ENOENT ? 0 : -errno;
 	return rm_rf_at(AT_FDCWD, path, st.st_dev, 0);
 }
+
+int nbw_sibling_path(const char *name, char *buf, size_t size)
+{
+	char self[4096];
+	ssize_t n;
+	char *slash;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	return nbw_snprintf(buf, size, "%s/%s", self, name) < 0 ? -ENAMETOOLONG : 0;
+}

@@ -13,21 +13,12 @@
 
 int monitor_hub_binary(char *buf, size_t size)
 {
-	char self[4096];
-	ssize_t n;
-	char *slash;
 	struct stat st;
+	int r;
 
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = 0;
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = 0;
-	if (nbw_snprintf(buf, size, "%s/nbwarden-hub", self) < 0)
-		return -ENAMETOOLONG;
+	r = nbw_sibling_path("nbwarden-hub", buf, size);
+	if (r < 0)
+		return r;
 	if (stat(buf, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))

@@ -183,21 +183,10 @@ static int copy_tree_at(const char *src, int dfd, const char *name, int depth, u
 static int locate_guard(char *buf, size_t size)
 {
 	const char *env = getenv("NBWARDEN_GUARD");
-	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
 
 	if (env && env[0])
 		return env[0] == '/' ? nbw_strlcpy(buf, env, size) : -EINVAL;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = 0;
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = 0;
-	return nbw_snprintf(buf, size, "%s/" GUARD_BINARY_NAME, self);
+	return nbw_sibling_path(GUARD_BINARY_NAME, buf, size);
 }
 
 /* Copy the guard into the bundle (root 0755): the pod gets an immutable copy. */
