@@ -376,7 +376,8 @@ static void suggest(const char *path, char *buf, size_t size)
 
 static int walk_mapping(struct loader *ld, const char *prefix);
 
-static int take_list(struct loader *ld, const struct config__key *k, const struct pos *vpos)
+static int take_list(struct loader *ld, const struct config__key *k, const char *name, struct config *target,
+		     const struct pos *vpos)
 {
 	char **list = NULL;
 	size_t n = 0, elem = 0;
@@ -398,7 +399,7 @@ static int take_list(struct loader *ld, const struct config__key *k, const struc
 			break;
 		}
 		p = pos_of(ev, vpos);
-		(void)nbw_snprintf(key, sizeof(key), "%s[%zu]", k->name, elem++);
+		(void)nbw_snprintf(key, sizeof(key), "%s[%zu]", name, elem++);
 		if (ev->type != FYET_SCALAR || scalar_is_null(ev)) {
 			report(ld, &p, key, "expected a non-empty string, got %s",
 			       ev->type == FYET_SCALAR ? "null" : node_kind(ev, got, sizeof(got)));
@@ -420,7 +421,7 @@ static int take_list(struct loader *ld, const struct config__key *k, const struc
 			bad = true;
 		} else if (elem > CONFIG__MAX_LIST) {
 			if (elem == CONFIG__MAX_LIST + 1)
-				report(ld, vpos, k->name, "more than %d elements", CONFIG__MAX_LIST);
+				report(ld, vpos, name, "more than %d elements", CONFIG__MAX_LIST);
 			bad = true;
 		} else if (!bad) {
 			char **nl = reallocarray(list, n + 2, sizeof(char *));
@@ -440,11 +441,11 @@ static int take_list(struct loader *ld, const struct config__key *k, const struc
 		config__strv_free(list, n);
 		return 0;
 	}
-	r = config__set_list(ld->c, k, list, n, err, sizeof(err));
+	r = config__set_list(target, k, list, n, err, sizeof(err));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		report(ld, vpos, k->name, "%s", err);
+		report(ld, vpos, name, "%s", err);
 	return 0;
 }
 
@@ -478,7 +479,7 @@ static int take_value_into(struct loader *ld, const struct config__key *k, const
 		if (!tag_ok(ld, val, &vpos, name, TAG_SEQ, NULL))
 			return skip_node(ld, val);
 		event_free(ld, val);
-		return take_list(ld, k, &vpos);
+		return take_list(ld, k, name, target, &vpos);
 	}
 	if (val->type != FYET_SCALAR) {
 		config__describe(k, what, sizeof(what));
@@ -530,9 +531,138 @@ static struct pos *section_seen(struct loader *ld, const char *path)
 	return NULL;
 }
 
+/* ---- nested values as a small tree (config__node) ---- */
+
+/* Consumes ev and its subtree into *ret (NULL after a reported problem). */
+static int build_node(struct loader *ld, const char *key, struct fy_event *ev, int depth, size_t *count,
+		      struct config__node **ret)
+{
+	_cleanup_free_ struct config__node *n = NULL;
+	struct pos p = pos_of(ev, NULL);
+	struct fy_token *tt = fy_event_get_tag_token(ev);
+	enum fy_event_type end;
+	int r;
+
+	*ret = NULL;
+	if (ev->type == FYET_ALIAS) {
+		report(ld, &p, key, "aliases are not supported");
+		return skip_node(ld, ev);
+	}
+	if (++*count > CONFIG__NODES_MAX || depth > CONFIG__DEPTH_MAX) {
+		report(ld, &p, key, "too large or too deeply nested (at most %d values, %d levels)", CONFIG__NODES_MAX,
+		       CONFIG__DEPTH_MAX);
+		return skip_node(ld, ev);
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		event_free(ld, ev);
+		return -ENOMEM;
+	}
+	n->line = p.line;
+	n->column = p.column;
+	if (ev->type == FYET_SCALAR) {
+		struct config__scalar s;
+
+		if (tt && !tag_ok(ld, ev, &p, key, TAG_STR, TAG_BOOL)) {
+			event_free(ld, ev);
+			return 0;
+		}
+		scalar_of(ev, &s);
+		if (memchr(s.text, '\0', s.len)) {
+			report(ld, &p, key, "must not contain NUL bytes");
+			event_free(ld, ev);
+			return 0;
+		}
+		n->kind = CONFIG__N_SCALAR;
+		n->text = strndup(s.text, s.len);
+		n->len = s.len;
+		n->quoted = s.quoted && !(tt && fy_token_get_text0(tt) && !strcmp(fy_token_get_text0(tt), TAG_BOOL));
+		n->null = s.null;
+		event_free(ld, ev);
+		if (!n->text)
+			return -ENOMEM;
+		*ret = TAKE_PTR(n);
+		return 0;
+	}
+	if (ev->type != FYET_MAPPING_START && ev->type != FYET_SEQUENCE_START) {
+		report(ld, &p, key, "unexpected YAML event");
+		return skip_node(ld, ev);
+	}
+	if (tt && !tag_ok(ld, ev, &p, key, ev->type == FYET_MAPPING_START ? TAG_MAP : TAG_SEQ, NULL))
+		return skip_node(ld, ev);
+	n->kind = ev->type == FYET_MAPPING_START ? CONFIG__N_MAP : CONFIG__N_SEQ;
+	end = ev->type == FYET_MAPPING_START ? FYET_MAPPING_END : FYET_SEQUENCE_END;
+	event_free(ld, ev);
+	for (;;) {
+		struct fy_event *c = fy_parser_parse(ld->fyp);
+		struct config__node *kid, **nk;
+
+		if (!c) {
+			config__node_free(TAKE_PTR(n));
+			return -EBADMSG;
+		}
+		if (c->type == end) {
+			event_free(ld, c);
+			break;
+		}
+		r = build_node(ld, key, c, depth + 1, count, &kid);
+		if (r < 0) {
+			config__node_free(TAKE_PTR(n));
+			return r;
+		}
+		if (!kid) { /* reported; keep map pairs aligned with an empty placeholder */
+			kid = calloc(1, sizeof(*kid));
+			if (!kid) {
+				config__node_free(TAKE_PTR(n));
+				return -ENOMEM;
+			}
+			kid->kind = CONFIG__N_SCALAR;
+			kid->null = true;
+			kid->line = p.line;
+			kid->column = p.column;
+		}
+		nk = reallocarray(n->kids, n->n + 1, sizeof(*nk));
+		if (!nk) {
+			config__node_free(kid);
+			config__node_free(TAKE_PTR(n));
+			return -ENOMEM;
+		}
+		n->kids = nk;
+		n->kids[n->n++] = kid;
+	}
+	*ret = TAKE_PTR(n);
+	return 0;
+}
+
+static void node_report(void *ctx, int line, int column, const char *key, const char *msg)
+{
+	struct loader *ld = ctx;
+	struct pos p = {line, column};
+
+	report(ld, line > 0 ? &p : NULL, key, "%s", msg);
+}
+
+/* A securityPolicy value (global or a profile's): consumes val. */
+static int take_policy(struct loader *ld, const char *key, struct fy_event *val, struct config_policy *pol)
+{
+	struct config__node *root = NULL;
+	size_t count = 0;
+	int r;
+
+	r = build_node(ld, key, val, 0, &count, &root);
+	if (r < 0 || !root)
+		return r;
+	config__policy_free(pol);
+	*pol = (struct config_policy){0};
+	r = config__policy_from_node(root, key, pol, node_report, ld);
+	config__node_free(root);
+	return r;
+}
+
 /* ---- singleuser.profileList ---- */
 
 #define PROFILE_LIST_KEY "singleuser.profileList"
+#define POLICY_KEY "singleuser.securityPolicy"
 
 struct profile_pos {
 	struct pos slug, def; /* where slug / default: true were given */
@@ -543,6 +673,8 @@ static void profile_free_fields(struct config_profile *p)
 	free(p->slug);
 	free(p->display_name);
 	free(p->description);
+	config__strv_free(p->devices, p->n_devices);
+	config__policy_free(&p->policy);
 }
 
 /* A string field of a profile: non-empty (unless allow_empty), no NUL or
@@ -605,6 +737,10 @@ static int take_override(struct loader *ld, const char *prefix, struct config_pr
 	    {"mem_limit", "singleuser.memory.limit"},
 	    {"storage_capacity", "singleuser.storage.capacity"},
 	    {"pids_limit", "singleuser.pids.limit"},
+	    {"cpu_guarantee", "singleuser.cpu.guarantee"},
+	    {"mem_guarantee", "singleuser.memory.guarantee"},
+	    {"devices", "singleuser.devices"},
+	    {"security_policy", NULL},
 	};
 	bool seen[ARRAY_SIZE(keys)] = {false};
 	struct pos seen_at[ARRAY_SIZE(keys)];
@@ -645,7 +781,8 @@ static int take_override(struct loader *ld, const char *prefix, struct config_pr
 			return -EBADMSG;
 		if (!kt || i == ARRAY_SIZE(keys)) {
 			report(ld, &kpos, key,
-			       "unknown key (supported: cpu_limit, mem_limit, storage_capacity, pids_limit)");
+			       "unknown key (supported: cpu_limit, cpu_guarantee, mem_limit, mem_guarantee, "
+			       "storage_capacity, pids_limit, devices, security_policy)");
 			r = skip_node(ld, val);
 			if (r < 0)
 				return r;
@@ -662,6 +799,13 @@ static int take_override(struct loader *ld, const char *prefix, struct config_pr
 		seen[i] = true;
 		seen_at[i] = kpos;
 		vpos = pos_of(val, &kpos);
+		if (!keys[i].global) {
+			r = take_policy(ld, key, val, &p->policy);
+			if (r < 0)
+				return r;
+			p->has_policy = true;
+			continue;
+		}
 		memset(&scratch, 0, sizeof(scratch));
 		{
 			size_t before = ld->n_errors;
@@ -688,9 +832,22 @@ static int take_override(struct loader *ld, const char *prefix, struct config_pr
 			p->storage_capacity = scratch.singleuser.storage_capacity;
 			p->has_storage_capacity = true;
 			break;
-		default:
+		case 3:
 			p->pids_limit = scratch.singleuser.pids_limit;
 			p->has_pids_limit = true;
+			break;
+		case 4:
+			p->cpu_guarantee = scratch.singleuser.cpu_guarantee;
+			p->has_cpu_guarantee = true;
+			break;
+		case 5:
+			p->mem_guarantee = scratch.singleuser.memory_guarantee;
+			p->has_mem_guarantee = true;
+			break;
+		default:
+			p->devices = scratch.singleuser.devices;
+			p->n_devices = scratch.singleuser.n_devices;
+			p->has_devices = true;
 			break;
 		}
 	}
@@ -973,6 +1130,16 @@ void config_effective(const struct config *c, const struct config_profile *p, st
 		ret->singleuser.pids_limit = p->pids_limit;
 	if (p->has_storage_capacity)
 		ret->singleuser.storage_capacity = p->storage_capacity;
+	if (p->has_cpu_guarantee)
+		ret->singleuser.cpu_guarantee = p->cpu_guarantee;
+	if (p->has_mem_guarantee)
+		ret->singleuser.memory_guarantee = p->mem_guarantee;
+	if (p->has_devices) {
+		ret->singleuser.devices = p->devices;
+		ret->singleuser.n_devices = p->n_devices;
+	}
+	if (p->has_policy)
+		ret->singleuser.policy = p->policy;
 }
 
 /* The value of key path (key at kpos); consumes val and its subtree. */
@@ -982,6 +1149,19 @@ static int take_node(struct loader *ld, const char *path, const struct pos *kpos
 	struct pos *first;
 	char got[96], hint[CONFIG__MAX_KEY];
 
+	if (strcmp(path, POLICY_KEY) == 0) {
+		first = section_seen(ld, path);
+		if (first) {
+			report(ld, kpos, path, "duplicate key (first at line %d, column %d)", first->line,
+			       first->column);
+			return skip_node(ld, val);
+		}
+		if (ld->n_sections < MAX_SECTIONS) {
+			(void)nbw_strlcpy(ld->sections[ld->n_sections].path, path, CONFIG__MAX_KEY);
+			ld->sections[ld->n_sections++].where = *kpos;
+		}
+		return take_policy(ld, path, val, &ld->c->singleuser.policy);
+	}
 	if (strcmp(path, PROFILE_LIST_KEY) == 0) {
 		first = section_seen(ld, path);
 		if (first) {
@@ -1480,6 +1660,7 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->singleuser.n_profiles; i++)
 		profile_free_fields(&c->singleuser.profiles[i]);
 	free(c->singleuser.profiles);
+	config__policy_free(&c->singleuser.policy);
 	free(c->hub.bind_host);
 	free(c->source);
 	free(c);

@@ -15,20 +15,72 @@
 #define CONFIG_PROFILES_MAX 64
 #define CONFIG_SLUG_MAX 63 /* [a-z0-9-]{1,63} */
 
+#define CONFIG_DEVICES_MAX 16
+#define CONFIG_POLICY_RULES_MAX 256 /* matchPaths/matchDirectories/matchProtocols entries in one policy */
+#define CONFIG_POLICY_PATH_MAX 1023 /* what the guard's policy format can carry */
+
+/* ---- runtime security policy (KubeArmor semantics) ----
+ * singleuser.securityPolicy (and kubespawner_override.security_policy, which
+ * replaces it wholesale for a profile):
+ *   landlock: best-effort | require
+ *   defaultPosture: {process: block|audit, file: block|audit, network: block|audit}
+ *   rules:                      # a list of KubeArmor policy specs
+ *     - process: {matchPaths: [{path, action?}], matchDirectories: [{dir, recursive?, action?}], action?}
+ *       file:    {matchPaths: [{path, readOnly?, action?}], matchDirectories: [{dir, recursive?, readOnly?, action?}], action?}
+ *       network: {matchProtocols: [{protocol: tcp|udp|icmp|raw, action?}], action?}
+ *       action: Allow | Audit | Block
+ * Each entry's action is its own, else its section's, else its spec's; one of
+ * them is required. The rules come on top of a built-in baseline that lets
+ * the notebook server run (src/sandbox/policy.c); what neither allows gets the
+ * default posture: block = refused (and logged), audit = allowed and logged.
+ * Network posture applies, as in KubeArmor, only when the network section
+ * has at least one Allow rule. */
+enum config_action { CONFIG_ACTION_ALLOW = 1, CONFIG_ACTION_AUDIT, CONFIG_ACTION_BLOCK };
+enum config_posture { CONFIG_POSTURE_BLOCK = 0, CONFIG_POSTURE_AUDIT = 1 };
+enum config_rule_section { CONFIG_RULE_PROCESS = 1, CONFIG_RULE_FILE, CONFIG_RULE_NETWORK };
+#define CONFIG_NET_TCP 1u
+#define CONFIG_NET_UDP 2u
+#define CONFIG_NET_ICMP 4u
+#define CONFIG_NET_RAW 8u
+
+struct config_policy_rule {
+	enum config_rule_section section;
+	enum config_action action;
+	bool dir;       /* matchDirectories (else matchPaths / matchProtocols) */
+	bool recursive; /* dir: everything beneath, else the files directly in it */
+	bool read_only; /* file rules */
+	unsigned protocol; /* network rules: one CONFIG_NET_* */
+	char *path;     /* process/file: absolute, normalised, no trailing '/'; NULL for network */
+	int line, column; /* where the entry is in the file, for messages at spawn time */
+};
+
+struct config_policy {
+	bool require; /* landlock: require — refuse to start where the kernel lacks the ABI */
+	enum config_posture posture_process, posture_file, posture_network;
+	struct config_policy_rule *rules;
+	size_t n_rules;
+};
+
 /* One entry of singleuser.profileList, as in Zero to JupyterHub / KubeSpawner:
  * display_name, slug, description, default, and kubespawner_override with
- * cpu_limit, mem_limit, storage_capacity, pids_limit (each in the range of
- * the global singleuser.* key; unset = the global value). */
+ * cpu_limit, cpu_guarantee, mem_limit, mem_guarantee, storage_capacity,
+ * pids_limit (each in the range of the global singleuser.* key; unset = the
+ * global value), devices (replaces singleuser.devices) and security_policy
+ * (replaces singleuser.securityPolicy). */
 struct config_profile {
 	char *slug;
 	char *display_name;
 	char *description; /* "" when absent */
 	bool is_default;
 	bool has_cpu_limit, has_mem_limit, has_storage_capacity, has_pids_limit;
-	double cpu_limit;
-	uint64_t mem_limit;
+	bool has_cpu_guarantee, has_mem_guarantee, has_devices, has_policy;
+	double cpu_limit, cpu_guarantee;
+	uint64_t mem_limit, mem_guarantee;
 	uint64_t storage_capacity;
 	uint64_t pids_limit;
+	char **devices;
+	size_t n_devices;
+	struct config_policy policy;
 };
 
 struct config {
@@ -55,7 +107,15 @@ struct config {
 		uint32_t gid;         /* singleuser.fsGid: gid inside, default 100, 1..65534 */
 		char *runtime;        /* singleuser.runtime: OCI runtime binary, default "runc" (PATH lookup) or absolute path */
 		double cpu_limit;     /* singleuser.cpu.limit: cores, default 1.0, 0.01..1024 */
+		double cpu_guarantee; /* singleuser.cpu.guarantee: cores, default 0 (none), 0..1024, <= limit;
+		                       * CPU weight under contention (cgroup cpu.shares / cpu.weight) */
 		uint64_t memory_limit; /* singleuser.memory.limit: "1G" style, default 1G, 64M..1T */
+		uint64_t memory_guarantee; /* singleuser.memory.guarantee: default 0 (none), <= limit;
+		                            * memory protected from reclaim (memory.low / v1 soft limit) */
+		char **devices;       /* singleuser.devices: device nodes (e.g. /dev/nvidia0) given to every
+		                       * sandbox of this profile; default none; "/dev/..." paths */
+		size_t n_devices;
+		struct config_policy policy; /* singleuser.securityPolicy */
 		uint64_t pids_limit;  /* singleuser.pids.limit: default 512, 16..1000000 */
 		uint64_t storage_capacity; /* singleuser.storage.capacity: default 10G, 16M..16T (quota: later issue) */
 		uint32_t start_timeout; /* singleuser.startTimeout seconds, default 60, 1..3600 */

@@ -50,6 +50,7 @@ struct config__key {
 	config__validate_fn validate;
 	size_t offset;	 /* of the field in struct config */
 	size_t offset_n; /* CONFIG__STRLIST: of the size_t element count */
+	bool allow_empty; /* CONFIG__STRLIST: [] is a valid value (default: refused) */
 };
 
 extern const struct config__key config__keys[];
@@ -77,3 +78,33 @@ void config__quote(const char *text, size_t len, char *buf, size_t size);
 void config__format_size(uint64_t v, char *buf, size_t size);
 /* Frees a NULL-terminated or counted string list. */
 void config__strv_free(char **list, size_t n);
+
+/* ---- nested values (securityPolicy) ----
+ * A subtree of the file as a small tree, built by the loader from parser
+ * events (bounded: CONFIG__NODES_MAX nodes, CONFIG__DEPTH_MAX deep), so that
+ * structured settings can be checked with ordinary code. Scalars own a copy
+ * of their text (NUL-terminated; embedded NULs are refused by the builder). */
+#define CONFIG__NODES_MAX 20000
+#define CONFIG__DEPTH_MAX 12
+
+enum config__node_kind { CONFIG__N_SCALAR, CONFIG__N_MAP, CONFIG__N_SEQ };
+struct config__node {
+	enum config__node_kind kind;
+	int line, column;
+	char *text; /* scalar */
+	size_t len;
+	bool quoted, null;
+	struct config__node **kids; /* map: key, value, key, value, ...; seq: the items */
+	size_t n;
+};
+void config__node_free(struct config__node *n);
+
+/* Messages go through report(ctx, line, column, key, message). */
+typedef void (*config__node_report_fn)(void *ctx, int line, int column, const char *key, const char *msg);
+
+/* singleuser.securityPolicy (or a profile's security_policy) at key: fills
+ * *ret (zeroed by the caller) and reports every problem. Returns 0 (problems
+ * go through report; *ret is then incomplete but freeable) or -ENOMEM. */
+int config__policy_from_node(const struct config__node *n, const char *key, struct config_policy *ret,
+			     config__node_report_fn report, void *ctx);
+void config__policy_free(struct config_policy *p);

@@ -17,12 +17,14 @@
 #define SANDBOX_UIDS_PER_USER 65536u
 
 static const char *const default_cmd[] = {"/usr/bin/python3", "-m", "jupyter_server", NULL};
+static const char *const no_strings[] = {NULL};
 
 /* ---- validators ---- */
 
 static int validate_bind_url(struct config *c, const void *value, char *err, size_t err_size);
 static int validate_runtime(struct config *c, const void *value, char *err, size_t err_size);
 static int validate_cmd(struct config *c, const void *value, char *err, size_t err_size);
+static int validate_devices(struct config *c, const void *value, char *err, size_t err_size);
 
 #define KU32(n, f, lo, hi, d)                                                                                          \
 	{                                                                                                              \
@@ -89,7 +91,22 @@ const struct config__key config__keys[] = {
      .dmax = 1024,
      .def = "1.0",
      .offset = offsetof(struct config, singleuser.cpu_limit)},
+    {.name = "singleuser.cpu.guarantee",
+     .type = CONFIG__DOUBLE,
+     .dmin = 0,
+     .dmax = 1024,
+     .def = "0",
+     .offset = offsetof(struct config, singleuser.cpu_guarantee)},
     KSIZE("singleuser.memory.limit", singleuser.memory_limit, 64 * MiB, TiB, "1G"),
+    KSIZE("singleuser.memory.guarantee", singleuser.memory_guarantee, 0, TiB, "0"),
+    {.name = "singleuser.devices",
+     .type = CONFIG__STRLIST,
+     .what = "a list of device paths below /dev/",
+     .def_list = no_strings,
+     .allow_empty = true,
+     .validate = validate_devices,
+     .offset = offsetof(struct config, singleuser.devices),
+     .offset_n = offsetof(struct config, singleuser.n_devices)},
     KU64("singleuser.pids.limit", singleuser.pids_limit, 16, 1000000, "512"),
     KSIZE("singleuser.storage.capacity", singleuser.storage_capacity, 16 * MiB, 16 * TiB, "10G"),
     KU32("singleuser.startTimeout", singleuser.start_timeout, 1, 3600, "60"),
@@ -374,6 +391,53 @@ static int validate_cmd(struct config *c, const void *value, char *err, size_t e
 	return -EINVAL;
 }
 
+/* Device nodes for a profile (a GPU: /dev/nvidia0, /dev/nvidiactl, ...):
+ * normalised paths below /dev/ of a conservative charset, no duplicates, not
+ * one of the nodes every sandbox has anyway. Whether each is a character
+ * device is checked at spawn (the node may appear after start-up). */
+static int validate_devices(struct config *c, const void *value, char *err, size_t err_size)
+{
+	static const char *const always[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+					     "/dev/urandom", "/dev/tty", "/dev/ptmx"};
+	char *const *list = value;
+	char q[96];
+	size_t n = 0;
+
+	(void)c;
+	for (; list[n]; n++) {
+		const char *v = list[n];
+		int r;
+
+		config__quote(v, strlen(v), q, sizeof(q));
+		if (n >= CONFIG_DEVICES_MAX) {
+			(void)nbw_snprintf(err, err_size, "more than %d devices", CONFIG_DEVICES_MAX);
+			return -EINVAL;
+		}
+		if (!str_has_prefix(v, "/dev/") || strlen(v) > 255 ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.:-") != strlen(v)) {
+			(void)nbw_snprintf(err, err_size,
+					   "devices[%zu]: expected a path below /dev/ of at most 255 characters "
+					   "A-Z a-z 0-9 / _ . : -, got %s",
+					   n, q);
+			return -EINVAL;
+		}
+		r = check_path(v, err, err_size);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < ARRAY_SIZE(always); i++)
+			if (!strcmp(v, always[i])) {
+				(void)nbw_snprintf(err, err_size, "devices[%zu]: %s is in every sandbox already", n, q);
+				return -EINVAL;
+			}
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(v, list[i])) {
+				(void)nbw_snprintf(err, err_size, "devices[%zu]: %s is listed twice", n, q);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
 static int validate_runtime(struct config *c, const void *value, char *err, size_t err_size)
 {
 	const char *v = value;
@@ -597,11 +661,13 @@ int config__set_list(struct config *c, const struct config__key *k, char **list,
 	size_t *field_n = (size_t *)((char *)c + k->offset_n);
 	int r;
 
-	if (n == 0) {
+	if (n == 0 && !k->allow_empty) {
 		config__strv_free(list, n);
 		(void)nbw_strlcpy(err, "expected a non-empty list of strings, got an empty list", err_size);
 		return -EINVAL;
 	}
+	if (!list && !(list = calloc(1, sizeof(char *)))) /* [] is a NULL-terminated empty list */
+		return -ENOMEM;
 	if (k->validate && (r = k->validate(c, list, err, err_size)) < 0) {
 		config__strv_free(list, n);
 		return r;
@@ -711,6 +777,34 @@ int config__check_cross(struct config *c, void (*report)(void *ctx, const char *
 				   (unsigned long long)lo, (unsigned long long)(hi - 1));
 		report(ctx, "hub.uid", msg);
 		n++;
+	}
+	/* A guarantee above the limit could never be given. */
+	for (size_t i = 0; i <= c->singleuser.n_profiles; i++) {
+		const struct config_profile *pr = i < c->singleuser.n_profiles ? &c->singleuser.profiles[i] : NULL;
+		double cl = pr && pr->has_cpu_limit ? pr->cpu_limit : c->singleuser.cpu_limit;
+		double cg = pr && pr->has_cpu_guarantee ? pr->cpu_guarantee : c->singleuser.cpu_guarantee;
+		uint64_t ml = pr && pr->has_mem_limit ? pr->mem_limit : c->singleuser.memory_limit;
+		uint64_t mg = pr && pr->has_mem_guarantee ? pr->mem_guarantee : c->singleuser.memory_guarantee;
+		char key[96], gs[32], ls[32];
+
+		if (pr && !pr->has_cpu_limit && !pr->has_cpu_guarantee && !pr->has_mem_limit && !pr->has_mem_guarantee)
+			continue; /* the global settings, checked once */
+		if (cg > cl && (!pr || pr->has_cpu_limit || pr->has_cpu_guarantee)) {
+			if (pr)
+				(void)nbw_snprintf(key, sizeof(key), "singleuser.profileList[%zu].kubespawner_override.cpu_guarantee", i);
+			(void)nbw_snprintf(msg, sizeof(msg), "the CPU guarantee %g is above the limit %g", cg, cl);
+			report(ctx, pr ? key : "singleuser.cpu.guarantee", msg);
+			n++;
+		}
+		if (mg > ml && (!pr || pr->has_mem_limit || pr->has_mem_guarantee)) {
+			if (pr)
+				(void)nbw_snprintf(key, sizeof(key), "singleuser.profileList[%zu].kubespawner_override.mem_guarantee", i);
+			config__format_size(mg, gs, sizeof(gs));
+			config__format_size(ml, ls, sizeof(ls));
+			(void)nbw_snprintf(msg, sizeof(msg), "the memory guarantee %s is above the limit %s", gs, ls);
+			report(ctx, pr ? key : "singleuser.memory.guarantee", msg);
+			n++;
+		}
 	}
 	if (c->hub.gid >= lo && c->hub.gid < hi) {
 		(void)nbw_snprintf(msg, sizeof(msg), "%u lies inside the sandbox gid ranges %llu..%llu", c->hub.gid,
