@@ -29,6 +29,20 @@
  *     refusal is an audit record of type 1326). Landlock cannot see memfds (they
  *     live on the kernel's internal shmem mount): without this, code written to
  *     a memfd can be execve'd (fexecve) or dlopen'ed from /proc/self/fd/N;
+ *   - "net-deny tcp", "net-deny udp", "net-deny icmp", each at most once: a
+ *     stacked seccomp filter WITHOUT SECCOMP_FILTER_FLAG_LOG (the monitor
+ *     records these through its audit rule on socket() exiting -EACCES)
+ *     makes socket(2) fail with EACCES when the domain is AF_INET or AF_INET6
+ *     and, with T = type & 0xf (flags stripped) and P = protocol:
+ *       tcp:  T == SOCK_STREAM (any P: TCP, MPTCP, SCTP one-to-one, ...);
+ *       udp:  T == SOCK_DGRAM and P is neither IPPROTO_ICMP nor IPPROTO_ICMPV6;
+ *       icmp: T is SOCK_DGRAM or SOCK_RAW and P is IPPROTO_ICMP or IPPROTO_ICMPV6.
+ *     Other domains (AF_UNIX, AF_NETLINK, ...) and types are untouched. Only
+ *     the low 32 bits of each argument are compared: the kernel truncates
+ *     socket()'s int arguments the same way (src/guard/net.c). Stacked
+ *     before the logging copy of the runtime's filter, so a socket the
+ *     runtime's profile refuses as well (SOCK_RAW) keeps the profile's EPERM
+ *     and its log record;
  *   - rules, at most GUARD_RULES_MAX, each "KIND PATH":
  *       list PATH    READ_DIR beneath PATH (names only: "list /" lets code
  *                    list any directory without reading files outside rules);
@@ -89,6 +103,11 @@ enum guard_rule_kind {
 #define GUARD_SCOPE_ABSTRACT_UNIX 0x1u /* = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET */
 #define GUARD_SCOPE_SIGNAL 0x2u        /* = LANDLOCK_SCOPE_SIGNAL */
 
+#define GUARD_NET_TCP 0x1u  /* net-deny tcp */
+#define GUARD_NET_UDP 0x2u  /* net-deny udp */
+#define GUARD_NET_ICMP 0x4u /* net-deny icmp */
+#define GUARD_NET_ALL (GUARD_NET_TCP | GUARD_NET_UDP | GUARD_NET_ICMP)
+
 struct guard_rule {
 	enum guard_rule_kind kind;
 	char path[GUARD_PATH_MAX];
@@ -100,6 +119,7 @@ struct guard_policy {
 	bool log;
 	unsigned scopes; /* GUARD_SCOPE_* */
 	bool deny_memfd;
+	unsigned net_deny; /* GUARD_NET_* */
 	size_t n_rules;
 	struct guard_rule rules[GUARD_RULES_MAX];
 };
@@ -127,6 +147,12 @@ int guard_apply(const struct guard_policy *p, int abi, char *err, size_t err_siz
 /* Stack a seccomp filter (SECCOMP_FILTER_FLAG_LOG) that makes memfd_create
  * and memfd_secret fail with EPERM. Needs no_new_privs (set here). */
 int guard_deny_memfd(void);
+
+/* Stack a seccomp filter (no SECCOMP_FILTER_FLAG_LOG) that makes socket(2)
+ * fail with EACCES for the protocols in net_deny (GUARD_NET_*; see "net-deny"
+ * above). Needs no_new_privs (set here). 0 without installing anything when
+ * net_deny is 0; -EINVAL for unknown bits; else 0 or -errno. */
+int guard_deny_net(unsigned net_deny);
 
 /* Is the policy's `require` satisfied by abi? */
 bool guard_abi_sufficient(const struct guard_policy *p, int abi);

@@ -1,8 +1,8 @@
 /* nbwarden-guard: apply the sandbox's Landlock policy, then exec the server.
  *   nbwarden-guard --policy FILE -- CMD [ARG...]
  * See guard.h for the policy format and the exit statuses. Order: Landlock
- * domain, memfd filter, the logging copy of the runtime's seccomp filter
- * (src/sandbox/seccomp-log.h), execve. */
+ * domain, memfd filter, socket filter (net-deny), the logging copy of the
+ * runtime's seccomp filter (src/sandbox/seccomp-log.h), execve. */
 #include "guard/guard.h"
 
 #include "common/common.h"
@@ -75,6 +75,17 @@ int main(int argc, char **argv)
 		r = guard_deny_memfd();
 		if (r < 0) {
 			die_msg("cannot install the memfd filter: %s; refusing to start", strerror(-r));
+			return GUARD_EXIT_LANDLOCK;
+		}
+	}
+	/* Before the logging copy: when both refuse a call (a raw ICMP socket,
+	 * which the runtime's profile refuses too), the kernel reports the newest
+	 * filter, so the profile's refusal keeps its errno and its log record; a
+	 * call only this filter refuses is an unlogged EACCES. */
+	if (p->net_deny) {
+		r = guard_deny_net(p->net_deny);
+		if (r < 0) {
+			die_msg("cannot install the socket filter: %s; refusing to start", strerror(-r));
 			return GUARD_EXIT_LANDLOCK;
 		}
 	}

@@ -129,6 +129,22 @@ static int parse_line(const struct token *tok, int n, struct guard_policy *p, bo
 		p->deny_memfd = true;
 		return 0;
 	}
+	if (tok_is(&tok[0], "net-deny")) {
+		unsigned proto;
+		if (tok_is(&tok[1], "tcp"))
+			proto = GUARD_NET_TCP;
+		else if (tok_is(&tok[1], "udp"))
+			proto = GUARD_NET_UDP;
+		else if (tok_is(&tok[1], "icmp"))
+			proto = GUARD_NET_ICMP;
+		else
+			return fail(err, err_size, line,
+				    "expected \"net-deny tcp\", \"net-deny udp\" or \"net-deny icmp\"");
+		if (p->net_deny & proto)
+			return fail(err, err_size, line, "duplicate \"net-deny\"");
+		p->net_deny |= proto;
+		return 0;
+	}
 	if (tok_is(&tok[0], "scope")) {
 		unsigned s;
 		if (tok_is(&tok[1], "abstract-unix-socket"))

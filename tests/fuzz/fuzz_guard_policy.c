@@ -24,6 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		if (p.mode == GUARD_REQUIRE && (p.min_abi < 1 || p.min_abi > 99))
 			abort();
+		if (p.net_deny & ~GUARD_NET_ALL)
+			abort();
 	} else if (err[0] == 0) {
 		abort(); /* every refusal says why */
 	}

@@ -60,7 +60,7 @@ static void write_policy(const char *name, const char *text)
 
 /* The policy the sandbox uses, scaled to the host: tmpdir/rw writable,
  * tmpdir/ro readable only. */
-static void write_default_policy(const char *name, bool with_ldso)
+static void write_default_policy(const char *name, bool with_ldso, const char *extra)
 {
 	char text[8 * PATH_MAX];
 
@@ -74,8 +74,8 @@ static void write_default_policy(const char *name, bool with_ldso)
 		 "read /usr/lib\nread /usr/share\nread /etc\nread /proc\nread /dev\nread %s/ro\n"
 		 "exec %s\n%s%s%s"
 		 "write %s/rw\n"
-		 "device /dev/null\n",
-		 tmpdir, python, with_ldso ? "exec " : "", with_ldso ? ldso : "", with_ldso ? "\n" : "", tmpdir);
+		 "device /dev/null\n%s",
+		 tmpdir, python, with_ldso ? "exec " : "", with_ldso ? ldso : "", with_ldso ? "\n" : "", tmpdir, extra);
 	write_policy(name, text);
 }
 
@@ -108,8 +108,10 @@ static int setup(void **state)
 	snprintf(path, sizeof(path), "%s/ro", tmpdir);
 	mkdir(path, 0777);
 	chmod(path, 0777);
-	write_default_policy("policy", true);
-	write_default_policy("policy-no-ldso", false);
+	write_default_policy("policy", true, "");
+	write_default_policy("policy-no-ldso", false, "");
+	write_default_policy("policy-net-tcp", true, "net-deny tcp\n");
+	write_default_policy("policy-net-udp-icmp", true, "net-deny udp\nnet-deny icmp\n");
 	(void)n;
 	return 0;
 }
@@ -249,6 +251,29 @@ static void test_elf_interpreter_needs_execute(void **state)
 	assert_non_null(strstr(out, "Permission denied"));
 }
 
+/* net-deny reaches the server: main.c installs the socket filter before the
+ * execve (the filter itself is tested in test-net.c). */
+static void test_net_deny(void **state)
+{
+	const char *code = "import socket\n"
+			   "for name, fam, typ in (('tcp', socket.AF_INET, socket.SOCK_STREAM),\n"
+
+			   "                       ('udp', socket.AF_INET, socket.SOCK_DGRAM),\n"
+			   "                       ('unix', socket.AF_UNIX, socket.SOCK_STREAM)):\n"
+			   "    try:\n"
+			   "        socket.socket(fam, typ).close()\n"
+			   "        print(name, 'ok')\n"
+			   "    except OSError as e:\n"
+			   "        print(name, e.errno)\n";
+
+	assert_int_equal(guard_run("policy", code), 0); /* control: same policy, no net-deny */
+	assert_string_equal(out, "tcp ok\nudp ok\nunix ok\n");
+	assert_int_equal(guard_run("policy-net-tcp", code), 0);
+	assert_string_equal(out, "tcp 13\nudp ok\nunix ok\n");
+	assert_int_equal(guard_run("policy-net-udp-icmp", code), 0);
+	assert_string_equal(out, "tcp ok\nudp 13\nunix ok\n");
+}
+
 static void test_require_and_invalid(void **state)
 {
 	write_policy("p-require", "nbwarden-guard-policy 1\nlandlock require 99\n");
@@ -279,6 +304,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_memfd_and_ldso),
 	    cmocka_unit_test(test_list_is_not_read),
 	    cmocka_unit_test(test_elf_interpreter_needs_execute),
+	    cmocka_unit_test(test_net_deny),
 	    cmocka_unit_test(test_require_and_invalid),
 	};
 

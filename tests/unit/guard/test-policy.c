@@ -42,6 +42,7 @@ static void test_full(void **state)
 			   "scope abstract-unix-socket\n"
 			   "scope signal\n"
 			   "memfd deny\n"
+			   "net-deny udp\n"
 			   "read /usr/lib\n"
 			   "exec /usr/bin/python3.11\n"
 			   "write /home/jovyan\n"
@@ -56,6 +57,7 @@ static void test_full(void **state)
 	assert_false(pol->log);
 	assert_int_equal(pol->scopes, GUARD_SCOPE_ABSTRACT_UNIX | GUARD_SCOPE_SIGNAL);
 	assert_true(pol->deny_memfd);
+	assert_int_equal(pol->net_deny, GUARD_NET_UDP);
 	assert_int_equal(pol->n_rules, 6);
 	assert_int_equal(pol->rules[0].kind, GUARD_RULE_READ);
 	assert_string_equal(pol->rules[0].path, "/usr/lib");
@@ -75,6 +77,7 @@ static void test_defaults(void **state)
 	assert_true(pol->log); /* denials are recorded unless switched off */
 	assert_int_equal(pol->scopes, 0);
 	assert_false(pol->deny_memfd);
+	assert_int_equal(pol->net_deny, 0);
 	assert_int_equal(pol->n_rules, 0);
 }
 
@@ -132,6 +135,34 @@ static void test_rejects(void **state)
 		assert_int_equal(guard_policy_parse(nul, sizeof(nul) - 1, pol, err, sizeof(err)), -EINVAL);
 		assert_non_null(strstr(err, "NUL"));
 	}
+}
+
+static void test_net_deny(void **state)
+{
+	assert_int_equal(parse(HEAD "net-deny tcp\n"), 0);
+	assert_int_equal(pol->net_deny, GUARD_NET_TCP);
+	assert_int_equal(parse(HEAD "net-deny udp\n"), 0);
+	assert_int_equal(pol->net_deny, GUARD_NET_UDP);
+	assert_int_equal(parse(HEAD "net-deny icmp\n"), 0);
+	assert_int_equal(pol->net_deny, GUARD_NET_ICMP);
+	assert_int_equal(parse(HEAD "net-deny icmp\nread /usr\nnet-deny tcp\n# c\nnet-deny udp\n"), 0);
+	assert_int_equal(pol->net_deny, GUARD_NET_TCP | GUARD_NET_UDP | GUARD_NET_ICMP);
+	assert_int_equal(pol->net_deny, GUARD_NET_ALL);
+	assert_int_equal(pol->n_rules, 1);
+
+	expect_bad(HEAD "net-deny tcp\nnet-deny tcp\n", "line 4: duplicate \"net-deny\"");
+	expect_bad(HEAD "net-deny udp\nnet-deny icmp\nnet-deny udp\n", "line 5: duplicate \"net-deny\"");
+	expect_bad(HEAD "net-deny sctp\n", "line 3: expected \"net-deny tcp\"");
+	expect_bad(HEAD "net-deny TCP\n", "line 3: expected \"net-deny tcp\"");
+	expect_bad(HEAD "net-deny icmpv6\n", "line 3: expected \"net-deny tcp\"");
+	expect_bad(HEAD "net-deny all\n", "line 3: expected \"net-deny tcp\"");
+	expect_bad(HEAD "net-deny tcp udp\n", "line 3: expected \"KEYWORD VALUE\"");
+	expect_bad(HEAD "net-deny\n", "line 3: expected \"KEYWORD VALUE\"");
+	expect_bad(HEAD "net-deny  tcp\n", "line 3: tokens");
+	expect_bad(HEAD "net-deny tcp \n", "line 3: tokens");
+	expect_bad(HEAD "net-allow tcp\n", "line 3: unknown keyword");
+	/* Before the magic line it is no keyword at all. */
+	expect_bad("net-deny tcp\n" HEAD, "line 1: first line");
 }
 
 static void test_limits(void **state)
@@ -207,8 +238,8 @@ static void test_abi(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_full),   cmocka_unit_test(test_defaults), cmocka_unit_test(test_rejects),
-	    cmocka_unit_test(test_limits), cmocka_unit_test(test_abi),
+	    cmocka_unit_test(test_full),   cmocka_unit_test(test_defaults), cmocka_unit_test(test_net_deny),
+	    cmocka_unit_test(test_rejects), cmocka_unit_test(test_limits),  cmocka_unit_test(test_abi),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
