@@ -181,7 +181,8 @@ static void test_bad_overrides(void **state)
 		      F ":9:27: singleuser.profileList[0].kubespawner_override.storage_capacity: expected a size in "
 			"16M..16T, got \"17T\"",
 		      F ":10:9: singleuser.profileList[0].kubespawner_override.image: unknown key (supported: "
-			"cpu_limit, mem_limit, storage_capacity, pids_limit)",
+			"cpu_limit, cpu_guarantee, mem_limit, mem_guarantee, storage_capacity, pids_limit, devices, "
+			"security_policy)",
 		      F ":11:9: singleuser.profileList[0].kubespawner_override.cpu_limit: duplicate key (first at "
 			"line 6, column 9)");
 	expect_errors("singleuser:\n  profileList:\n    - {display_name: A, slug: a, kubespawner_override: 3}\n",
