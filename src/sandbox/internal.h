@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "sandbox/sandbox.h"
@@ -52,3 +53,7 @@ int sandbox__check_executable(const char *path);
 /* argv of n strings in one allocation (pointers, then the strings); free(). */
 int sandbox__build_argv(const char *const *in, size_t n, char ***ret_argv);
 int sandbox__list_prefixed(const char *dir, const char *prefix, char ***ret);
+
+/* A configured device (singleuser.devices): lstat, must be a character
+ * device. -ENODEV when it is something else, -errno when missing. */
+int sandbox__device_stat(const char *path, struct stat *ret);

@@ -377,6 +377,17 @@ static int gen_policy(const struct config *cfg, int nfd, struct sandbox_error *e
 	if (r < 0)
 		return sandbox__fail(err, r, "policy too large");
 	len = (size_t)r;
+	for (size_t i = 0; i < cfg->singleuser.n_devices && r >= 0; i++) {
+		struct stat st;
+
+		r = sandbox__device_stat(cfg->singleuser.devices[i], &st);
+		if (r < 0)
+			return sandbox__fail(err, r, "singleuser.devices: %s %s on this host", cfg->singleuser.devices[i],
+					     r == -ENODEV ? "is not a character device" : "does not exist");
+		r = nbw_snprintf(buf + len, GUARD_POLICY_MAX - len, "device %s\n", cfg->singleuser.devices[i]);
+		if (r >= 0)
+			len += (size_t)r;
+	}
 	for (size_t i = 0; i < n_exe && r >= 0; i++) {
 		if (!policy_name_ok(exe[i]))
 			return sandbox__fail(err, -EINVAL, "executable path '%s' cannot be expressed in the policy", exe[i]);

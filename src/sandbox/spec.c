@@ -13,7 +13,10 @@
  * - the process is nbwarden-guard (a read-only copy from the bundle), which
  *   applies etc/nbwarden/policy with Landlock and then execs singleuser.cmd;
  * - private pid, ipc, uts, mount, network (loopback only), cgroup namespaces;
- * - memory (no swap beyond it), pids and CPU limits;
+ * - memory (no swap beyond it), pids and CPU limits; CPU shares and a memory
+ *   reservation for the guarantees;
+ * - no devices but the runtime's defaults and singleuser.devices (the
+ *   profile's GPU nodes: bind-mounted, allowed in the device cgroup);
  * - the server's token only in the environment, never on the command line
  *   (argv is world-readable in /proc). */
 #include "sandbox/internal.h"
@@ -23,6 +26,8 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define TMP_MAX_BYTES (1ull << 30)
 #define CPU_PERIOD_US 100000
@@ -201,11 +206,18 @@ out:
 	return r;
 }
 
+int sandbox__device_stat(const char *path, struct stat *ret)
+{
+	if (lstat(path, ret) < 0)
+		return -errno;
+	return S_ISCHR(ret->st_mode) ? 0 : -ENODEV;
+}
+
 int sandbox_oci_spec(const struct config *cfg, const char *user, uint32_t slot, const char *token,
 		     const struct sandbox_paths *paths, char **ret_json)
 {
 	json_t *root = NULL, *mounts = NULL, *linux_ = NULL, *proc = NULL, *seccomp = NULL;
-	json_t *masked = NULL, *ro = NULL, *resources = NULL;
+	json_t *masked = NULL, *ro = NULL, *resources = NULL, *devices = NULL;
 	char cgpath[128];
 	char *out;
 	int64_t quota;
@@ -267,14 +279,50 @@ int sandbox_oci_spec(const struct config *cfg, const char *user, uint32_t slot, 
 			      (json_int_t)CPU_PERIOD_US, "pids", "limit", (json_int_t)cfg->singleuser.pids_limit);
 	if (!resources)
 		goto out;
+	if (cfg->singleuser.cpu_guarantee > 0) {
+		/* cgroup v1 cpu.shares (runc maps it to cpu.weight on v2): 1024 per guaranteed core */
+		uint64_t shares = (uint64_t)(cfg->singleuser.cpu_guarantee * 1024 + 0.5);
+
+		if (shares < 2)
+			shares = 2;
+		if (json_object_set_new(json_object_get(resources, "cpu"), "shares", json_integer((json_int_t)shares)) < 0)
+			goto out;
+	}
+	if (cfg->singleuser.memory_guarantee > 0 &&
+	    json_object_set_new(json_object_get(resources, "memory"), "reservation",
+				json_integer((json_int_t)cfg->singleuser.memory_guarantee)) < 0)
+		goto out;
+	devices = json_array();
+	if (!devices)
+		goto out;
+	for (size_t i = 0; i < cfg->singleuser.n_devices; i++) {
+		struct stat st;
+
+		r = sandbox__device_stat(cfg->singleuser.devices[i], &st);
+		if (r < 0)
+			goto out;
+		r = -ENOMEM;
+		if (json_array_append_new(devices, json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path",
+							     cfg->singleuser.devices[i], "type", "c", "major",
+							     (json_int_t)major(st.st_rdev), "minor",
+							     (json_int_t)minor(st.st_rdev), "fileMode", 0666, "uid", 0,
+							     "gid", 0)) < 0 ||
+		    json_array_append_new(json_object_get(resources, "devices"),
+					  json_pack("{s:b, s:s, s:I, s:I, s:s}", "allow", 1, "type", "c", "major",
+						    (json_int_t)major(st.st_rdev), "minor",
+						    (json_int_t)minor(st.st_rdev), "access", "rwm")) < 0)
+			goto out;
+	}
+	r = -ENOMEM;
 
 	linux_ =
-	    json_pack("{s:o, s:o, s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}], s:o, s:s, s:o, s:o, s:o}",
+	    json_pack("{s:o, s:o, s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}], s:o, s:o, s:s, s:o, s:o, s:o}",
 		      "uidMappings", id_mapping(sandbox__range_base(cfg, slot)), "gidMappings",
 		      id_mapping(sandbox__range_base(cfg, slot)), "namespaces", "type", "pid", "type", "ipc", "type",
-		      "uts", "type", "mount", "type", "network", "type", "user", "type", "cgroup", "resources",
-		      resources, "cgroupsPath", cgpath, "maskedPaths", masked, "readonlyPaths", ro, "seccomp", seccomp);
-	resources = masked = ro = seccomp = NULL;
+		      "uts", "type", "mount", "type", "network", "type", "user", "type", "cgroup", "devices", devices,
+		      "resources", resources, "cgroupsPath", cgpath, "maskedPaths", masked, "readonlyPaths", ro,
+		      "seccomp", seccomp);
+	resources = masked = ro = seccomp = devices = NULL;
 	if (!linux_)
 		goto out;
 
@@ -294,6 +342,7 @@ out:
 	json_decref(mounts);
 	json_decref(linux_);
 	json_decref(resources);
+	json_decref(devices);
 	json_decref(masked);
 	json_decref(ro);
 	json_decref(seccomp);

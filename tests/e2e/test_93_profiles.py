@@ -3,29 +3,47 @@
 The spawn form lists the profiles; POST /hub/api/users/NAME/server takes
 {"profile": "slug"}; an unknown slug is a 400 naming the choices; without a
 profile the default one is used. The monitor applies the chosen profile's
-kubespawner_override (cpu_limit, mem_limit, pids_limit) to the pod's cgroups,
-read here from the host. The global limits (1G, 1 core, 300 pids) differ from
+kubespawner_override (cpu_limit, mem_limit, pids_limit, cpu_guarantee,
+mem_guarantee) to the pod's cgroups, read here from the host, and gives only
+that profile's sandboxes its devices. The global limits (1G, 1 core, 300 pids) differ from
 every profile's, so a profile that was not applied cannot pass.
 """
 
 import json
+import os
+import stat
 
 import pytest
 
 import nbw
 from conftest import finish_daemon, new_daemon
-from test_40_spawn import cgroup_file
+from test_40_spawn import cgroup_file, create_kernel, open_channels
+
+# A stand-in for a GPU node: a character device (1,3: the null device) under a
+# name only this test uses, created on the host for the module and removed after.
+DEVICE = f"/dev/nbwtest-gpu-{os.getpid()}"
 
 PROFILES = [
     {"display_name": "Small", "slug": "small", "description": "<b>half</b> a core & 512M",
-     "kubespawner_override": {"cpu_limit": 0.5, "mem_limit": "512M", "pids_limit": 128}},
+     "kubespawner_override": {"cpu_limit": 0.5, "mem_limit": "512M", "pids_limit": 128,
+                              "cpu_guarantee": 0.25, "mem_guarantee": "256M", "devices": [DEVICE]}},
     {"display_name": "Medium", "slug": "medium", "default": True, "description": "the default",
      "kubespawner_override": {"mem_limit": "768M", "pids_limit": 200}},
 ]
 
 
 @pytest.fixture(scope="module")
-def prof():
+def device():
+    os.mknod(DEVICE, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.chmod(DEVICE, 0o666)
+    try:
+        yield DEVICE
+    finally:
+        os.unlink(DEVICE)
+
+
+@pytest.fixture(scope="module")
+def prof(device):
     d = new_daemon("profiles", {
         "singleuser": {"pids": {"limit": 300}, "memory": {"limit": "1G"}, "cpu": {"limit": 1}},
     })
@@ -58,6 +76,35 @@ def limits(d):
     return mem, pids, quota / period
 
 
+def guarantees(d):
+    init, _ = d.server_pids(d.user)
+    shares = int(cgroup_file(init, "cpu", "cpu.shares"))
+    soft = int(cgroup_file(init, "memory", "memory.soft_limit_in_bytes"))
+    return shares, soft
+
+
+DEVICE_PROBE = f"""
+import os
+p = {DEVICE!r}
+try:
+    with open(p, 'r+b', buffering=0) as f:
+        f.write(b'x'); print('DEVICE rw', len(f.read(4)))
+except OSError as e:
+    print('DEVICE', type(e).__name__, e.errno)
+"""
+
+
+def device_seen(d):
+    kid = create_kernel(d, d.user, token=d.tok)
+    ws = open_channels(d, d.user, kid, token=d.tok)
+    try:
+        out = nbw.run_cell(ws, DEVICE_PROBE)
+    finally:
+        ws.close()
+    assert out["error"] is None, out
+    return [l for l in out["stdout"].splitlines() if l.startswith("DEVICE")][-1]
+
+
 def spawn(d, body):
     r = d.api("POST", f"/users/{d.user}/server", token=d.tok, **({"json": body} if body is not None else {}))
     assert r.status_code in (201, 202), f"{r.status_code} {r.text[:300]}"
@@ -82,6 +129,11 @@ def test_default_profile_without_options(prof):
         assert mem == 768 << 20, f"memory limit {mem}"
         assert pids == "200", f"pids.max {pids}"
         assert abs(cpu - 1.0) < 0.01, f"cpu {cpu}"  # not overridden: the global 1 core
+        shares, soft = guarantees(prof)
+        assert shares == 1024, f"cpu.shares {shares}"  # no guarantee: the kernel's default weight
+        assert soft > 1 << 50, f"memory soft limit {soft}"  # none
+        # the device of another profile does not exist here
+        assert device_seen(prof) == "DEVICE FileNotFoundError 2"
     finally:
         prof.stop_server(prof.user, prof.tok)
 
@@ -94,6 +146,11 @@ def test_chosen_profile_is_applied(prof):
         assert mem == 512 << 20, f"memory limit {mem}"
         assert pids == "128", f"pids.max {pids}"
         assert abs(cpu - 0.5) < 0.01, f"cpu {cpu}"
+        shares, soft = guarantees(prof)
+        assert shares == 256, f"cpu.shares {shares}"  # 0.25 of a core's 1024
+        assert soft == 256 << 20, f"memory soft limit {soft}"
+        # the profile's device is there, and usable
+        assert device_seen(prof) == "DEVICE rw 0", "the profile's device is missing or unusable"
     finally:
         prof.stop_server(prof.user, prof.tok)
 

@@ -292,6 +292,58 @@ static void test_resources(void **state)
 	test_config_defaults(&cfg, "/var/lib/nbwarden");
 }
 
+static void test_guarantees_and_devices(void **state)
+{
+	static char *devs[] = {"/dev/zero", NULL};
+	static char *bad[] = {"/dev/shm", NULL};
+	json_t *j = spec_for("alice", 0, TOKEN, NULL), *r = path(j, "linux", "resources", NULL), *d;
+	char *text = NULL;
+
+	/* none by default: no shares, no reservation, no extra device */
+	assert_null(json_object_get(path(r, "cpu", NULL, NULL), "shares"));
+	assert_null(json_object_get(path(r, "memory", NULL, NULL), "reservation"));
+	assert_int_equal(json_array_size(path(j, "linux", "devices", NULL)), 0);
+	assert_int_equal(json_array_size(path(r, "devices", NULL, NULL)), 1);
+	json_decref(j);
+
+	cfg.singleuser.cpu_guarantee = 0.5;
+	cfg.singleuser.memory_guarantee = 256ull << 20;
+	cfg.singleuser.devices = devs; /* a character device every host has */
+	cfg.singleuser.n_devices = 1;
+	j = spec_for("alice", 0, TOKEN, NULL);
+	r = path(j, "linux", "resources", NULL);
+	assert_int_equal(json_integer_value(path(r, "cpu", "shares", NULL)), 512);
+	assert_int_equal(json_integer_value(path(r, "memory", "reservation", NULL)), 256ll << 20);
+	d = json_array_get(path(j, "linux", "devices", NULL), 0);
+	assert_string_equal(json_string_value(json_object_get(d, "path")), "/dev/zero");
+	assert_string_equal(json_string_value(json_object_get(d, "type")), "c");
+	assert_int_equal(json_integer_value(json_object_get(d, "major")), 1);
+	assert_int_equal(json_integer_value(json_object_get(d, "minor")), 5);
+	/* the device cgroup: deny all first, then exactly this node */
+	assert_int_equal(json_array_size(path(r, "devices", NULL, NULL)), 2);
+	d = json_array_get(path(r, "devices", NULL, NULL), 1);
+	assert_true(json_is_true(json_object_get(d, "allow")));
+	assert_int_equal(json_integer_value(json_object_get(d, "major")), 1);
+	assert_int_equal(json_integer_value(json_object_get(d, "minor")), 5);
+	assert_string_equal(json_string_value(json_object_get(d, "access")), "rwm");
+	json_decref(j);
+
+	/* a tiny guarantee still gets the kernel's minimum weight */
+	cfg.singleuser.cpu_guarantee = 0.001;
+	j = spec_for("alice", 0, TOKEN, NULL);
+	assert_int_equal(json_integer_value(json_object_get(path(j, "linux", "resources", "cpu"), "shares")), 2);
+	json_decref(j);
+
+	/* not a character device, or missing: refused */
+	cfg.singleuser.devices = bad;
+	assert_int_equal(sandbox_paths_get(&cfg, "alice", &paths), 0);
+	assert_int_equal(sandbox_oci_spec(&cfg, "alice", 0, TOKEN, &paths, &text), -ENODEV);
+	bad[0] = "/dev/nbwarden-no-such-device";
+	assert_int_equal(sandbox_oci_spec(&cfg, "alice", 0, TOKEN, &paths, &text), -ENOENT);
+	assert_null(text);
+	test_config_defaults(&cfg, "/var/lib/nbwarden");
+}
+
 static const char *const forbidden_syscalls[] = {
     "mount",
     "umount2",
@@ -467,6 +519,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_root_and_mappings, setup),
 	    cmocka_unit_test_setup(test_mounts, setup),
 	    cmocka_unit_test_setup(test_resources, setup),
+	    cmocka_unit_test_setup(test_guarantees_and_devices, setup),
 	    cmocka_unit_test_setup(test_seccomp, setup),
 	    cmocka_unit_test_setup(test_rejects, setup),
 	    cmocka_unit_test_setup(test_cmd_escaping, setup),
