@@ -174,7 +174,6 @@ static int copy_tree_at(const char *src, int dfd, const char *name, int depth, u
 /* ---- inline enforcement: guard binary, policy, friendly shell message ---- */
 
 #define GUARD_BINARY_MAX (64u << 20)
-#define POLICY_EXEC_MAX 4
 
 /* Where nbwarden-guard lives on the host: $NBWARDEN_GUARD (tests that are not
  * the nbwarden binary), else next to the running nbwarden. Either way it must
@@ -215,192 +214,16 @@ static int install_guard(int bfd, struct sandbox_error *err)
 	return 0;
 }
 
-/* The interpreter named by a "#!" line, or PT_INTERP of an ELF file, into
- * buf; 0 when there is none (a static binary), 1 when found. */
-static int interpreter_of(const char *path, char *buf, size_t size)
+static int gen_policy(const struct config *cfg, const struct sandbox_paths *paths, int nfd,
+		      struct sandbox_error *err)
 {
-	_cleanup_close_ int fd = -1;
-	Elf64_Ehdr eh;
-	ssize_t n;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, &eh, sizeof(eh), 0);
-	if (n < 0)
-		return -errno;
-	if (n >= 2 && ((char *)&eh)[0] == '#' && ((char *)&eh)[1] == '!') {
-		char line[256];
-		size_t i = 2, j = 0;
-
-		n = pread(fd, line, sizeof(line) - 1, 0);
-		if (n < 0)
-			return -errno;
-		line[n] = 0;
-		while (line[i] == ' ' || line[i] == '\t')
-			i++;
-		while (line[i] && line[i] != ' ' && line[i] != '\t' && line[i] != '\n' && j + 1 < size)
-			buf[j++] = line[i++];
-		buf[j] = 0;
-		return buf[0] == '/' ? 1 : -ENOEXEC;
-	}
-	if ((size_t)n < sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
-		return -ENOEXEC;
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) != (ssize_t)sizeof(ph))
-			return -ENOEXEC;
-		if (ph.p_type != PT_INTERP)
-			continue;
-		if (ph.p_filesz < 2 || ph.p_filesz > size)
-			return -ENOEXEC;
-		if (pread(fd, buf, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz)
-			return -ENOEXEC;
-		if (buf[ph.p_filesz - 1] != 0 || buf[0] != '/')
-			return -ENOEXEC;
-		return 1;
-	}
-	return 0;
-}
-
-/* The files the kernel must be allowed to execute to start cmd0: the command
- * itself, a script's interpreter, and the ELF interpreter of the binary, all
- * resolved to real paths (Landlock rules attach to inodes). Only paths below
- * /usr exist in the pod. */
-static int exec_allowlist(const char *cmd0, char out[POLICY_EXEC_MAX][PATH_MAX], size_t *ret_n)
-{
-	char cur[PATH_MAX], interp[PATH_MAX];
-	size_t n = 0;
-	int r;
-
-	if (nbw_strlcpy(cur, cmd0, sizeof(cur)) < 0)
-		return -ENAMETOOLONG;
-	while (n < POLICY_EXEC_MAX) {
-		if (!realpath(cur, out[n]))
-			return -errno;
-		if (!str_has_prefix(out[n], "/usr/"))
-			return -EXDEV;
-		r = interpreter_of(out[n], interp, sizeof(interp));
-		n++;
-		if (r < 0)
-			return r;
-		if (r == 0)
-			break;
-		nbw_strlcpy(cur, interp, sizeof(cur));
-	}
-	*ret_n = n;
-	return 0;
-}
-
-static bool policy_name_ok(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return false;
-	return true;
-}
-
-/* "read DIR/x" for every subdirectory x of dir except skip[] (directories of
- * programs: readable only through exec rules, so "ld.so /usr/bin/x" cannot
- * even open them). */
-static int policy_read_children(char *buf, size_t size, size_t *len, const char *dir, const char *const *skip,
-				size_t n_skip)
-{
-	DIR *d;
-	struct dirent *de;
-	int r = 0;
-
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		struct stat st;
-		bool skipped = false;
-
-		if (de->d_name[0] == '.' || !policy_name_ok(de->d_name))
-			continue;
-		for (size_t i = 0; i < n_skip; i++)
-			skipped = skipped || !strcmp(de->d_name, skip[i]);
-		if (skipped || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-			continue;
-		r = nbw_snprintf(buf + *len, size - *len, "read %s/%s\n", dir, de->d_name);
-		if (r < 0)
-			break;
-		*len += (size_t)r;
-		r = 0;
-	}
-	closedir(d);
-	return r;
-}
-
-static int gen_policy(const struct config *cfg, int nfd, struct sandbox_error *err)
-{
-	static const char *const usr_skip[] = {"bin", "sbin", "libexec", "games", "local"};
-	static const char *const local_skip[] = {"bin", "sbin", "libexec", "games"};
-	char exe[POLICY_EXEC_MAX][PATH_MAX];
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, n_exe = 0;
+	size_t len = 0;
 	int r;
 
-	r = exec_allowlist(cfg->singleuser.cmd[0], exe, &n_exe);
+	r = sandbox__policy_text(cfg, paths, &buf, &len, err);
 	if (r < 0)
-		return sandbox__fail(err, r, "singleuser.cmd[0] '%s': cannot resolve the executables to allow below /usr: %s",
-				     cfg->singleuser.cmd[0], strerror(-r));
-	buf = malloc(GUARD_POLICY_MAX);
-	if (!buf)
-		return sandbox__fail(err, -ENOMEM, "out of memory");
-	r = nbw_snprintf(buf, GUARD_POLICY_MAX,
-			 "# Generated by nbwarden for nbwarden-guard (format: src/guard/guard.h).\n" GUARD_POLICY_MAGIC "\n"
-			 "landlock best-effort\n"
-			 "log on\n"
-			 "scope abstract-unix-socket\n"
-			 "scope signal\n"
-			 "memfd deny\n"
-			 "list /\n"
-			 "read /etc\n"
-			 "read /proc\n"
-			 "read /sys\n"
-			 "read /dev\n"
-			 "write " SANDBOX_HOME "\n"
-			 "write /tmp\n"
-			 "write /dev/shm\n"
-			 "socket " SANDBOX_RUN "\n"
-			 "device /dev/null\n"
-			 "device /dev/zero\n"
-			 "device /dev/full\n"
-			 "device /dev/random\n"
-			 "device /dev/urandom\n"
-			 "device /dev/tty\n"
-			 "device /dev/pts\n");
-	if (r < 0)
-		return sandbox__fail(err, r, "policy too large");
-	len = (size_t)r;
-	for (size_t i = 0; i < cfg->singleuser.n_devices && r >= 0; i++) {
-		struct stat st;
-
-		r = sandbox__device_stat(cfg->singleuser.devices[i], &st);
-		if (r < 0)
-			return sandbox__fail(err, r, "singleuser.devices: %s %s on this host", cfg->singleuser.devices[i],
-					     r == -ENODEV ? "is not a character device" : "does not exist");
-		r = nbw_snprintf(buf + len, GUARD_POLICY_MAX - len, "device %s\n", cfg->singleuser.devices[i]);
-		if (r >= 0)
-			len += (size_t)r;
-	}
-	for (size_t i = 0; i < n_exe && r >= 0; i++) {
-		if (!policy_name_ok(exe[i]))
-			return sandbox__fail(err, -EINVAL, "executable path '%s' cannot be expressed in the policy", exe[i]);
-		r = nbw_snprintf(buf + len, GUARD_POLICY_MAX - len, "exec %s\n", exe[i]);
-		if (r >= 0)
-			len += (size_t)r;
-	}
-	if (r >= 0)
-		r = policy_read_children(buf, GUARD_POLICY_MAX, &len, "/usr", usr_skip, ARRAY_SIZE(usr_skip));
-	if (r >= 0)
-		r = policy_read_children(buf, GUARD_POLICY_MAX, &len, "/usr/local", local_skip, ARRAY_SIZE(local_skip));
-	if (r < 0)
-		return sandbox__fail(err, r, "cannot generate the guard policy: %s", strerror(-r));
+		return r;
 	r = write_file_at(nfd, "policy", buf, len, 0644);
 	if (r < 0)
 		return sandbox__fail(err, r, "cannot write etc/nbwarden/policy: %s", strerror(-r));
@@ -655,9 +478,6 @@ static int gen_etc(const struct config *cfg, int bfd, struct sandbox_error *err)
 		r = sandbox__ensure_dir_at(efd, "nbwarden", 0, 0, 0755, &nfd);
 		if (r < 0)
 			return sandbox__fail(err, r, "cannot open bundle etc/nbwarden/: %s", strerror(-r));
-		r = gen_policy(cfg, nfd, err);
-		if (r < 0)
-			return r;
 		r = gen_ipython(efd, nfd, err);
 		if (r < 0)
 			return r;
@@ -811,6 +631,16 @@ int sandbox_prepare(const struct config *cfg, const char *user, uint32_t slot, c
 	r = gen_etc(cfg, bfd, err);
 	if (r < 0)
 		return r;
+	{
+		/* last: a Block below /etc is carved out of the finished etc/ */
+		_cleanup_close_ int nfd = openat(bfd, "etc/nbwarden", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (nfd < 0)
+			return sandbox__fail(err, -errno, "cannot open bundle etc/nbwarden/: %s", strerror(errno));
+		r = gen_policy(cfg, paths, nfd, err);
+		if (r < 0)
+			return r;
+	}
 	r = install_guard(bfd, err);
 	if (r < 0)
 		return r;

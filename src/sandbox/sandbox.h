@@ -189,3 +189,32 @@ int sandbox_volume_usage(const struct config *cfg, const char *user, struct sand
  * crossing is audited once even across restarts. */
 bool sandbox_volume_warned_get(const struct config *cfg, const char *user);
 int sandbox_volume_warned_set(const struct config *cfg, const char *user, bool warned);
+
+/* ==== runtime policy (policy.c) =====================================================
+ * The operator's singleuser.securityPolicy (KubeArmor semantics, config.h) on
+ * top of the built-in baseline, compiled per start into the guard's Landlock
+ * policy (bundle etc/nbwarden/policy, written by sandbox_prepare) and into the
+ * kernel audit watches below, which the monitor installs for the sandbox's uid
+ * range while it runs (Audit actions and audit postures). */
+
+/* Where the rules of p may point, given the pod's mounts (see policy.c): 0, or
+ * -EINVAL with a message naming key, the rule's line and the reason. */
+int sandbox_policy_check(const struct config_policy *p, const char *key, char *err, size_t err_size);
+
+#define SANDBOX_WATCHES_MAX 128
+enum sandbox_watch_kind { SANDBOX_WATCH_EXEC = 1, SANDBOX_WATCH_READ, SANDBOX_WATCH_WRITE, SANDBOX_WATCH_ACCESS };
+struct sandbox_audit_watch {
+	enum sandbox_watch_kind kind;
+	bool tree;  /* the directory and everything beneath */
+	bool never; /* an exception: not recorded (precedes the sandbox's other watches) */
+	char path[1024];      /* as the pod sees it */
+	char host_path[4096]; /* the same file on the host (what the kernel rule names) */
+};
+struct sandbox_audit_plan {
+	struct sandbox_audit_watch *watches; /* exceptions first is the caller's job: see never */
+	size_t n_watches;
+	unsigned net; /* CONFIG_NET_TCP|UDP|ICMP: successful socket() of these is recorded */
+};
+int sandbox_policy_audit_plan(const struct config *cfg, const struct sandbox_paths *paths,
+			      struct sandbox_audit_plan *ret, struct sandbox_error *err);
+void sandbox_audit_plan_free(struct sandbox_audit_plan *plan);
