@@ -48,7 +48,9 @@
  *                    list any directory without reading files outside rules);
  *       read PATH    READ_FILE | READ_DIR beneath PATH;
  *       exec PATH    EXECUTE | READ_FILE on one file (an allow-listed executable,
- *                    or the ELF interpreter the kernel opens for it);
+ *                    or the ELF interpreter the kernel opens for it), or, when
+ *                    PATH is a directory, on every file beneath it, recursively
+ *                    (names are not listed: that takes a list or read rule);
  *       write PATH   every right but EXECUTE, MAKE_CHAR and MAKE_BLOCK beneath
  *                    PATH (files, dirs, sockets, fifos, symlinks, rename, truncate);
  *       device PATH  READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV (and READ_DIR
@@ -59,8 +61,11 @@
  *     PATH: absolute, at most GUARD_PATH_MAX-1 bytes of printable ASCII without
  *     space, no "//", no "." or ".." component, no trailing '/' (except "/").
  * Everything not granted is denied: the handled rights are all filesystem
- * rights of the running ABI. A rule whose path does not exist at start is
- * skipped with a notice (allow-list: skipping only removes access).
+ * rights of the running ABI. A rule whose path does not exist at start (ENOENT,
+ * ENOTDIR) is skipped (allow-list: skipping only removes access), with a
+ * notice naming the first GUARD_MISSING_NOTICES such paths and one counting
+ * the rest. Each rule costs one O_PATH open, one fstat and one
+ * landlock_add_rule, so GUARD_RULES_MAX rules apply in milliseconds.
  *
  * Residual (documented, not fixable with Landlock): the ELF interpreter must be
  * executable, so "ld.so FILE" runs FILE's code when FILE is readable and on an
@@ -79,9 +84,10 @@
 #define GUARD_MOUNT_POINT "/nbwarden/guard"    /* read-only bind in the pod */
 #define GUARD_POLICY_PATH "/etc/nbwarden/policy"
 #define GUARD_POLICY_MAGIC "nbwarden-guard-policy 1"
-#define GUARD_POLICY_MAX (64u * 1024u)
-#define GUARD_RULES_MAX 256u
-#define GUARD_PATH_MAX 1024u
+#define GUARD_POLICY_MAX (1024u * 1024u)
+#define GUARD_RULES_MAX 8192u
+#define GUARD_PATH_MAX 1024u /* per path, with its NUL; paths are stored compactly */
+#define GUARD_MISSING_NOTICES 5u /* skipped rules named one by one; the rest counted */
 #define GUARD_ABI_KNOWN 7 /* newest Landlock ABI whose rights this guard knows */
 
 /* Exit statuses of nbwarden-guard (before the execve). */
@@ -110,7 +116,7 @@ enum guard_rule_kind {
 
 struct guard_rule {
 	enum guard_rule_kind kind;
-	char path[GUARD_PATH_MAX];
+	const char *path; /* NUL-terminated, < GUARD_PATH_MAX bytes, in the policy's block */
 };
 
 struct guard_policy {
@@ -121,13 +127,21 @@ struct guard_policy {
 	bool deny_memfd;
 	unsigned net_deny; /* GUARD_NET_* */
 	size_t n_rules;
-	struct guard_rule rules[GUARD_RULES_MAX];
+	struct guard_rule *rules; /* n_rules entries, in the policy's block */
 };
 
-/* Parse text (len bytes, need not be NUL-terminated) into *ret (caller-owned,
- * ~256 KiB: allocate it). On failure returns -EINVAL (or -E2BIG for size/count
- * limits) and writes "line N: reason" into err; *ret is then unspecified. */
-int guard_policy_parse(const char *text, size_t len, struct guard_policy *ret, char *err, size_t err_size);
+/* Parse text (len bytes, need not be NUL-terminated) into a new policy: one
+ * heap block holding the struct, the rules and their paths, sized by the text
+ * (at most about GUARD_POLICY_MAX + GUARD_RULES_MAX * 16 bytes), independent
+ * of text afterwards. Free it with guard_policy_free(). On failure returns
+ * -EINVAL (-E2BIG for size/count limits, -ENOMEM), writes "line N: reason"
+ * into err, and leaves *ret untouched. */
+int guard_policy_parse(const char *text, size_t len, struct guard_policy **ret, char *err, size_t err_size);
+void guard_policy_free(struct guard_policy *p); /* NULL is fine */
+static inline void guard_policy_freep(struct guard_policy **p)
+{
+	guard_policy_free(*p);
+}
 
 /* Landlock ABI of the running kernel: >= 1, or 0 when Landlock is not
  * available (not built, disabled at boot, or the syscall is filtered). */

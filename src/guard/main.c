@@ -25,7 +25,7 @@ static void die_msg(const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
-	_cleanup_free_ struct guard_policy *p = NULL;
+	_cleanup_(guard_policy_freep) struct guard_policy *p = NULL;
 	_cleanup_free_ char *text = NULL;
 	char err[GUARD_PATH_MAX + 256];
 	size_t len = 0;
@@ -41,12 +41,7 @@ int main(int argc, char **argv)
 		die_msg("cannot read policy %s: %s; refusing to start", argv[2], strerror(-r));
 		return GUARD_EXIT_POLICY;
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		die_msg("out of memory");
-		return GUARD_EXIT_POLICY;
-	}
-	r = guard_policy_parse(text, len, p, err, sizeof(err));
+	r = guard_policy_parse(text, len, &p, err, sizeof(err));
 	if (r < 0) {
 		die_msg("invalid policy %s: %s; refusing to start", argv[2], err);
 		return GUARD_EXIT_POLICY;
@@ -96,7 +91,7 @@ int main(int argc, char **argv)
 		die_msg("cannot install the logging seccomp filter: %s; refusing to start", strerror(-r));
 		return GUARD_EXIT_LANDLOCK;
 	}
-	free(TAKE_PTR(p));
+	guard_policy_free(TAKE_PTR(p));
 	free(TAKE_PTR(text));
 
 	execv(argv[4], argv + 4);

@@ -15,6 +15,12 @@ struct token {
 	size_t len;
 };
 
+/* Rule paths, copied NUL-terminated into the policy's own block. */
+struct arena {
+	char *next;
+	size_t left;
+};
+
 static int fail(char *err, size_t err_size, unsigned line, const char *reason)
 {
 	if (err && err_size)
@@ -68,8 +74,8 @@ static int tokenize(const char *l, size_t len, struct token tok[TOKENS_MAX])
 	return n;
 }
 
-static int parse_line(const struct token *tok, int n, struct guard_policy *p, bool *seen_landlock, bool *seen_log,
-		      unsigned line, char *err, size_t err_size)
+static int parse_line(const struct token *tok, int n, struct guard_policy *p, size_t max_rules, struct arena *paths,
+		      bool *seen_landlock, bool *seen_log, unsigned line, char *err, size_t err_size)
 {
 	static const struct {
 		const char *word;
@@ -169,29 +175,71 @@ static int parse_line(const struct token *tok, int n, struct guard_policy *p, bo
 			fail(err, err_size, line, "too many rules");
 			return -E2BIG;
 		}
+		/* Cannot happen (one rule per line, a path and its NUL are no
+		 * longer than its line); checked all the same. */
+		if (p->n_rules >= max_rules || tok[1].len >= paths->left)
+			return fail(err, err_size, line, "policy storage exhausted");
 		r = &p->rules[p->n_rules++];
 		r->kind = kinds[k].kind;
-		memcpy(r->path, tok[1].s, tok[1].len);
-		r->path[tok[1].len] = 0;
+		memcpy(paths->next, tok[1].s, tok[1].len);
+		paths->next[tok[1].len] = 0;
+		r->path = paths->next;
+		paths->next += tok[1].len + 1;
+		paths->left -= tok[1].len + 1;
 		return 0;
 	}
 	return fail(err, err_size, line, "unknown keyword");
 }
 
-int guard_policy_parse(const char *text, size_t len, struct guard_policy *ret, char *err, size_t err_size)
+void guard_policy_free(struct guard_policy *p)
 {
+	free(p);
+}
+
+/* One block: the struct, room for a rule per line (at most GUARD_RULES_MAX)
+ * and len bytes for the paths, which is enough: every path and its NUL fit in
+ * the line they came from. At most ~1.1 MiB for the largest policy, instead
+ * of GUARD_RULES_MAX * GUARD_PATH_MAX. */
+static struct guard_policy *policy_new(const char *text, size_t len, size_t *ret_max_rules, struct arena *ret_paths)
+{
+	struct guard_policy *p;
+	size_t lines = 0, max_rules;
+
+	for (const char *l = text, *end = text + len; l < end; lines++) {
+		const char *nl = memchr(l, '\n', (size_t)(end - l));
+		if (!nl)
+			break;
+		l = nl + 1;
+	}
+	max_rules = lines < GUARD_RULES_MAX ? lines : GUARD_RULES_MAX;
+	p = calloc(1, sizeof(*p) + max_rules * sizeof(struct guard_rule) + len);
+	if (!p)
+		return NULL;
+	p->rules = (struct guard_rule *)(p + 1);
+	ret_paths->next = (char *)(p->rules + max_rules);
+	ret_paths->left = len;
+	*ret_max_rules = max_rules;
+	return p;
+}
+
+int guard_policy_parse(const char *text, size_t len, struct guard_policy **ret, char *err, size_t err_size)
+{
+	_cleanup_(guard_policy_freep) struct guard_policy *p = NULL;
 	bool seen_magic = false, seen_landlock = false, seen_log = false;
+	struct arena paths;
+	size_t max_rules;
 	unsigned line = 0;
 	size_t pos = 0;
 
-	if (!text || !ret)
-		return -EINVAL;
-	memset(ret, 0, sizeof(*ret));
-	ret->log = true;
 	if (err && err_size)
 		err[0] = 0;
+	if (!text || !ret)
+		return fail(err, err_size, 0, "no policy");
 	if (len > GUARD_POLICY_MAX) {
-		fail(err, err_size, 0, "policy larger than 64 KiB");
+		char reason[64];
+
+		(void)snprintf(reason, sizeof(reason), "policy larger than %u KiB", GUARD_POLICY_MAX / 1024u);
+		fail(err, err_size, 0, reason);
 		return -E2BIG;
 	}
 	if (len == 0)
@@ -200,6 +248,12 @@ int guard_policy_parse(const char *text, size_t len, struct guard_policy *ret, c
 		return fail(err, err_size, 0, "NUL byte in policy");
 	if (text[len - 1] != '\n')
 		return fail(err, err_size, 0, "last line does not end with a newline");
+	p = policy_new(text, len, &max_rules, &paths);
+	if (!p) {
+		fail(err, err_size, 0, "out of memory");
+		return -ENOMEM;
+	}
+	p->log = true;
 
 	while (pos < len) {
 		const char *l = text + pos, *nl = memchr(l, '\n', len - pos);
@@ -225,7 +279,7 @@ int guard_policy_parse(const char *text, size_t len, struct guard_policy *ret, c
 			seen_magic = true;
 			continue;
 		}
-		r = parse_line(tok, n, ret, &seen_landlock, &seen_log, line, err, err_size);
+		r = parse_line(tok, n, p, max_rules, &paths, &seen_landlock, &seen_log, line, err, err_size);
 		if (r < 0)
 			return r;
 	}
@@ -233,6 +287,7 @@ int guard_policy_parse(const char *text, size_t len, struct guard_policy *ret, c
 		return fail(err, err_size, line, "missing \"" GUARD_POLICY_MAGIC "\"");
 	if (!seen_landlock)
 		return fail(err, err_size, line, "missing \"landlock best-effort\" or \"landlock require N\"");
+	*ret = TAKE_PTR(p);
 	return 0;
 }
 

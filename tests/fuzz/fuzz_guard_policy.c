@@ -10,24 +10,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct guard_policy p;
+	struct guard_policy *p = NULL;
 	char err[256];
 	int r;
 
 	r = guard_policy_parse((const char *)data, size, &p, err, sizeof(err));
 	if (r == 0) {
+		uintptr_t in_start = (uintptr_t)data, in_end = in_start + size;
+		size_t path_bytes = 0;
+
 		/* A parsed policy is within its bounds and its paths are terminated. */
-		if (p.n_rules > GUARD_RULES_MAX)
+		if (!p || p->n_rules > GUARD_RULES_MAX)
 			abort();
-		for (size_t i = 0; i < p.n_rules; i++)
-			if (p.rules[i].path[0] != '/' || strlen(p.rules[i].path) >= GUARD_PATH_MAX)
+		/* Paths are their own copies (not pointers into the input), each
+		 * terminated, and together no larger than the input. */
+		for (size_t i = 0; i < p->n_rules; i++) {
+			const char *path = p->rules[i].path;
+			size_t n = strlen(path);
+
+			if (path[0] != '/' || n >= GUARD_PATH_MAX)
 				abort();
-		if (p.mode == GUARD_REQUIRE && (p.min_abi < 1 || p.min_abi > 99))
+			if ((uintptr_t)path >= in_start && (uintptr_t)path < in_end)
+				abort();
+			path_bytes += n + 1;
+		}
+		if (path_bytes > size)
 			abort();
-		if (p.net_deny & ~GUARD_NET_ALL)
+		if (p->mode == GUARD_REQUIRE && (p->min_abi < 1 || p->min_abi > 99))
 			abort();
-	} else if (err[0] == 0) {
-		abort(); /* every refusal says why */
+		if (p->net_deny & ~GUARD_NET_ALL)
+			abort();
+		guard_policy_free(p);
+	} else if (err[0] == 0 || p != NULL) {
+		abort(); /* every refusal says why, and returns nothing */
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *guard_bin;
@@ -62,9 +63,11 @@ static void write_policy(const char *name, const char *text)
  * tmpdir/ro readable only. */
 static void write_default_policy(const char *name, bool with_ldso, const char *extra)
 {
-	char text[8 * PATH_MAX];
+	size_t size = strlen(extra) + 8 * PATH_MAX;
+	char *text = malloc(size);
 
-	snprintf(text, sizeof(text),
+	assert_non_null(text);
+	snprintf(text, size,
 		 "nbwarden-guard-policy 1\n"
 		 "landlock best-effort\n"
 		 "scope abstract-unix-socket\n"
@@ -77,6 +80,7 @@ static void write_default_policy(const char *name, bool with_ldso, const char *e
 		 "device /dev/null\n%s",
 		 tmpdir, python, with_ldso ? "exec " : "", with_ldso ? ldso : "", with_ldso ? "\n" : "", tmpdir, extra);
 	write_policy(name, text);
+	free(text);
 }
 
 static int guard_run(const char *policy, const char *py_code)
@@ -274,6 +278,120 @@ static void test_net_deny(void **state)
 	assert_string_equal(out, "tcp ok\nudp 13\nunix ok\n");
 }
 
+/* An exec rule on a directory grants EXECUTE | READ_FILE on the whole tree
+ * beneath it (the generator's recursive process Allow rules), not writes. */
+static void test_exec_dir(void **state)
+{
+	char dir[PATH_MAX], prog[PATH_MAX], data[PATH_MAX], text[8 * PATH_MAX], code[8 * PATH_MAX];
+	char *cp[] = {"/bin/cp", "/usr/bin/true", prog, NULL};
+	char *plain[] = {prog, NULL};
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/xbin", tmpdir);
+	mkdir(dir, 0755);
+	snprintf(dir, sizeof(dir), "%s/xbin/sub", tmpdir);
+	mkdir(dir, 0755);
+	snprintf(prog, sizeof(prog), "%s/xbin/sub/true", tmpdir);
+	snprintf(data, sizeof(data), "%s/xbin/sub/data", tmpdir);
+	assert_int_equal(run(cp), 0);
+	f = fopen(data, "w");
+	assert_non_null(f);
+	fputs("data", f);
+	fclose(f);
+	assert_int_equal(run(plain), 0); /* control: the copy runs without the guard */
+
+	snprintf(text, sizeof(text), "exec %s/xbin\n", tmpdir);
+	write_default_policy("policy-exec-dir", true, text);
+	snprintf(code, sizeof(code),
+		 "import subprocess\n"
+		 "try:\n"
+		 "    print('run', subprocess.run(['%s']).returncode)\n"
+		 "except OSError as e:\n"
+		 "    print('run', e.errno)\n"
+		 "try:\n"
+		 "    print('read', open('%s').read())\n"
+		 "except OSError as e:\n"
+		 "    print('read', e.errno)\n"
+		 "try:\n"
+		 "    open('%s/new', 'w')\n"
+		 "    print('write ok')\n"
+		 "except OSError as e:\n"
+		 "    print('write', e.errno)\n",
+		 prog, data, dir);
+	assert_int_equal(guard_run("policy", code), 0); /* control: no rule for the directory */
+	assert_string_equal(out, "run 13\nread 13\nwrite 13\n");
+	assert_int_equal(guard_run("policy-exec-dir", code), 0);
+	assert_string_equal(out, "run 0\nread data\nwrite 13\n");
+}
+
+/* GUARD_RULES_MAX rules, half of them for files that do not exist: applied
+ * quickly, the missing ones summarised (GUARD_MISSING_NOTICES named, the rest
+ * counted), the present ones granted. */
+static void test_many_rules(void **state)
+{
+	const size_t base_rules = 11; /* write_default_policy's, with ld.so */
+	const size_t present = 4096, missing = GUARD_RULES_MAX - base_rules - present;
+	size_t cap = GUARD_POLICY_MAX, n = 0;
+	char *rules = malloc(cap), path[PATH_MAX], code[8 * PATH_MAX], want[256];
+	struct timespec t0, t1;
+	double secs;
+	const char *p;
+	size_t named = 0;
+
+	assert_non_null(rules);
+	snprintf(path, sizeof(path), "%s/many", tmpdir);
+	mkdir(path, 0755);
+	for (size_t i = 0; i <= present; i++) {
+		int fd;
+
+		/* f0000..f4095 get rules; "other" does not. */
+		if (i < present)
+			snprintf(path, sizeof(path), "%s/many/f%04zu", tmpdir, i);
+		else
+			snprintf(path, sizeof(path), "%s/many/other", tmpdir);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "x", 1), 1);
+		close(fd);
+		if (i < present)
+			n += (size_t)snprintf(rules + n, cap - n, "read %s\n", path);
+	}
+	for (size_t i = 0; i < missing; i++)
+		n += (size_t)snprintf(rules + n, cap - n, "read %s/many/missing%04zu\n", tmpdir, i);
+	assert_true(n > 64 * 1024 && n < cap); /* past the old 64 KiB limit */
+	write_default_policy("policy-many", true, rules);
+	free(rules);
+
+	snprintf(code, sizeof(code),
+		 "for name in ('f0000', 'f4095', 'other'):\n"
+		 "    try:\n"
+		 "        print(name, open('%s/many/' + name).read())\n"
+		 "    except OSError as e:\n"
+		 "        print(name, e.errno)\n",
+		 tmpdir);
+	assert_int_equal(guard_run("policy", code), 0); /* control: no rules for them */
+	assert_string_equal(out, "f0000 13\nf4095 13\nother 13\n");
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(guard_run("policy-many", code), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("# %u rules (%zu missing): guard + python in %.3f s\n", GUARD_RULES_MAX, missing, secs);
+	assert_true(secs < 10.0);
+
+	assert_non_null(strstr(out, "f0000 x\nf4095 x\nother 13\n"));
+	for (p = out; (p = strstr(p, "skipped: it does not exist")); p++)
+		named++;
+	assert_int_equal(named, GUARD_MISSING_NOTICES);
+	snprintf(want, sizeof(want), "rule for %s/many/missing0000 skipped: it does not exist\n", tmpdir);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "rule for %s/many/missing%04u skipped", tmpdir, GUARD_MISSING_NOTICES - 1);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "nbwarden-guard: %zu more rules skipped: their paths do not exist (%zu in all)\n",
+		 missing - GUARD_MISSING_NOTICES, missing);
+	assert_non_null(strstr(out, want));
+}
+
 static void test_require_and_invalid(void **state)
 {
 	write_policy("p-require", "nbwarden-guard-policy 1\nlandlock require 99\n");
@@ -305,6 +423,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_list_is_not_read),
 	    cmocka_unit_test(test_elf_interpreter_needs_execute),
 	    cmocka_unit_test(test_net_deny),
+	    cmocka_unit_test(test_exec_dir),
+	    cmocka_unit_test(test_many_rules),
 	    cmocka_unit_test(test_require_and_invalid),
 	};
 

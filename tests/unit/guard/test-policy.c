@@ -15,20 +15,23 @@ static char err[256];
 
 #define HEAD "nbwarden-guard-policy 1\nlandlock best-effort\n"
 
-static int parse(const char *text)
+/* Parse into pol (the previous policy freed); pol is NULL after a refusal. */
+static int parse_len(const char *text, size_t len)
 {
-	return guard_policy_parse(text, strlen(text), pol, err, sizeof(err));
+	guard_policy_free(pol);
+	pol = NULL;
+	return guard_policy_parse(text, len, &pol, err, sizeof(err));
 }
 
-static int setup(void **state)
+static int parse(const char *text)
 {
-	pol = calloc(1, sizeof(*pol));
-	return pol ? 0 : -1;
+	return parse_len(text, strlen(text));
 }
 
 static int teardown(void **state)
 {
-	free(pol);
+	guard_policy_free(pol);
+	pol = NULL;
 	return 0;
 }
 
@@ -86,6 +89,7 @@ static void expect_bad(const char *text, const char *want_err)
 	int r = parse(text);
 	if (r != -EINVAL && r != -E2BIG)
 		fail_msg("accepted (%d): %s", r, text);
+	assert_null(pol); /* nothing returned on a refusal */
 	if (!strstr(err, want_err))
 		fail_msg("error \"%s\" lacks \"%s\" for: %s", err, want_err, text);
 }
@@ -132,7 +136,7 @@ static void test_rejects(void **state)
 	assert_int_equal(parse(HEAD "read /a/.../.x/..b\n"), 0);
 	{
 		const char nul[] = HEAD "read /usr\0/etc\n";
-		assert_int_equal(guard_policy_parse(nul, sizeof(nul) - 1, pol, err, sizeof(err)), -EINVAL);
+		assert_int_equal(parse_len(nul, sizeof(nul) - 1), -EINVAL);
 		assert_non_null(strstr(err, "NUL"));
 	}
 }
@@ -178,27 +182,74 @@ static void test_limits(void **state)
 	memset(path + 1, 'a', GUARD_PATH_MAX - 2);
 	path[GUARD_PATH_MAX - 1] = 0;
 	n = (size_t)snprintf(buf, cap, HEAD "read %s\n", path);
-	assert_int_equal(guard_policy_parse(buf, n, pol, err, sizeof(err)), 0);
+	assert_int_equal(parse_len(buf, n), 0);
 	assert_int_equal(strlen(pol->rules[0].path), GUARD_PATH_MAX - 1);
 	path[GUARD_PATH_MAX - 1] = 'a';
 	path[GUARD_PATH_MAX] = 0;
 	n = (size_t)snprintf(buf, cap, HEAD "read %s\n", path);
-	assert_int_equal(guard_policy_parse(buf, n, pol, err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse_len(buf, n), -EINVAL);
 
 	/* GUARD_RULES_MAX rules fit; one more is refused. */
 	n = (size_t)snprintf(buf, cap, HEAD);
 	for (i = 0; i < (int)GUARD_RULES_MAX; i++)
 		n += (size_t)snprintf(buf + n, cap - n, "read /r%d\n", i);
-	assert_int_equal(guard_policy_parse(buf, n, pol, err, sizeof(err)), 0);
+	assert_int_equal(parse_len(buf, n), 0);
 	assert_int_equal(pol->n_rules, GUARD_RULES_MAX);
-	n += (size_t)snprintf(buf + n, cap - n, "read /one-more\n");
-	assert_int_equal(guard_policy_parse(buf, n, pol, err, sizeof(err)), -E2BIG);
-	assert_non_null(strstr(err, "too many rules"));
+	for (i = 0; i < (int)GUARD_RULES_MAX; i++) {
+		char want[32];
 
-	/* Over 64 KiB of comments. */
-	memset(buf, '#', GUARD_POLICY_MAX + 1);
-	buf[GUARD_POLICY_MAX] = '\n';
-	assert_int_equal(guard_policy_parse(buf, GUARD_POLICY_MAX + 1, pol, err, sizeof(err)), -E2BIG);
+		snprintf(want, sizeof(want), "/r%d", i);
+		assert_int_equal(pol->rules[i].kind, GUARD_RULE_READ);
+		assert_string_equal(pol->rules[i].path, want);
+	}
+	n += (size_t)snprintf(buf + n, cap - n, "read /one-more\n");
+	assert_int_equal(parse_len(buf, n), -E2BIG);
+	assert_non_null(strstr(err, "line 8195: too many rules"));
+
+	/* Exactly GUARD_POLICY_MAX bytes of the longest paths, each different,
+	 * then comment lines to the last byte: every path comes back intact (the
+	 * paths share one block sized by the text). */
+	n = (size_t)snprintf(buf, cap, HEAD);
+	for (i = 0; n + 5 + GUARD_PATH_MAX <= GUARD_POLICY_MAX; i++) {
+		snprintf(path, GUARD_PATH_MAX, "/%06d", i);
+		memset(path + 7, 'a' + i % 26, GUARD_PATH_MAX - 8);
+		path[GUARD_PATH_MAX - 1] = 0;
+		n += (size_t)snprintf(buf + n, cap - n, "%s %s\n", i % 2 ? "exec" : "write", path);
+	}
+	while (n < GUARD_POLICY_MAX) {
+		size_t line = GUARD_POLICY_MAX - n < 1000 ? GUARD_POLICY_MAX - n : 1000;
+
+		memset(buf + n, '#', line - 1);
+		buf[n + line - 1] = '\n';
+		n += line;
+	}
+	assert_int_equal(n, GUARD_POLICY_MAX);
+	assert_int_equal(parse_len(buf, n), 0);
+	assert_int_equal(pol->n_rules, (size_t)i);
+	assert_true(i > 1000);
+	for (int k = 0; k < i; k++) {
+		const char *got = pol->rules[k].path;
+
+		snprintf(path, GUARD_PATH_MAX, "/%06d", k);
+		memset(path + 7, 'a' + k % 26, GUARD_PATH_MAX - 8);
+		path[GUARD_PATH_MAX - 1] = 0;
+		assert_int_equal(pol->rules[k].kind, k % 2 ? GUARD_RULE_EXEC : GUARD_RULE_WRITE);
+		assert_string_equal(got, path);
+		/* The paths are the policy's own copies. */
+		assert_true(got < buf || got >= buf + n);
+	}
+
+	/* One byte more (the comment grows) is refused. */
+	buf[n - 1] = '#';
+	buf[n] = '\n';
+	assert_int_equal(parse_len(buf, n + 1), -E2BIG);
+	assert_non_null(strstr(err, "larger than 1024 KiB"));
+
+	/* The text can go away: the policy keeps its own paths. */
+	n = (size_t)snprintf(buf, cap, HEAD "exec /usr/bin/python3\n");
+	assert_int_equal(parse_len(buf, n), 0);
+	memset(buf, 'x', n);
+	assert_string_equal(pol->rules[0].path, "/usr/bin/python3");
 	free(buf);
 	free(path);
 }
@@ -238,8 +289,8 @@ static void test_abi(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_full),   cmocka_unit_test(test_defaults), cmocka_unit_test(test_net_deny),
-	    cmocka_unit_test(test_rejects), cmocka_unit_test(test_limits),  cmocka_unit_test(test_abi),
+	    cmocka_unit_test(test_full),    cmocka_unit_test(test_defaults), cmocka_unit_test(test_net_deny),
+	    cmocka_unit_test(test_rejects), cmocka_unit_test(test_limits),   cmocka_unit_test(test_abi),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, NULL, teardown);
 }
