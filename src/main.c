@@ -51,6 +51,23 @@ static struct config *load_config(const char *path)
 		return NULL;
 	}
 	config_diag_done(&diag);
+	/* where the runtime policy's rules may point depends on the pod's mounts */
+	for (size_t i = 0; i <= cfg->singleuser.n_profiles; i++) {
+		const struct config_profile *p = i < cfg->singleuser.n_profiles ? &cfg->singleuser.profiles[i] : NULL;
+		char key[128], err[768];
+
+		if (p && !p->has_policy)
+			continue;
+		if (p)
+			(void)nbw_snprintf(key, sizeof(key), "singleuser.profileList[%zu].kubespawner_override.security_policy", i);
+		r = sandbox_policy_check(p ? &p->policy : &cfg->singleuser.policy, p ? key : "singleuser.securityPolicy", err,
+					 sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			config_free(cfg);
+			return NULL;
+		}
+	}
 	return cfg;
 }
 
