@@ -244,6 +244,8 @@ static void set_from_info(struct hub_server *s, const struct ipc_server *i)
 		s->started = i->started;
 	nbw_strlcpy(s->token, i->token, sizeof(s->token));
 	nbw_strlcpy(s->socket_path, i->socket_path, sizeof(s->socket_path));
+	if (i->profile[0]) /* the monitor's word: what the pod really runs with */
+		nbw_strlcpy(s->profile, i->profile, sizeof(s->profile));
 }
 
 static void on_ready(struct hub *h, const struct ipc_server *i)

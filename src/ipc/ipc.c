@@ -147,7 +147,8 @@ int ipc_validate(uint32_t type, const void *payload, size_t len)
 		const struct ipc_server *m = payload;
 		if (len != sizeof(*m) || !user_ok(m->user, sizeof(m->user), false) || m->percent > 100 ||
 		    (m->state != IPC_STATE_PENDING && m->state != IPC_STATE_READY) ||
-		    !text_ok(m->token, sizeof(m->token)) || !text_ok(m->socket_path, sizeof(m->socket_path)))
+		    !text_ok(m->token, sizeof(m->token)) || !text_ok(m->socket_path, sizeof(m->socket_path)) ||
+		    !charset_ok(m->profile, sizeof(m->profile), "abcdefghijklmnopqrstuvwxyz0123456789-_"))
 			return -EBADMSG;
 		if (type == IPC_READY && m->state != IPC_STATE_READY)
 			return -EBADMSG;

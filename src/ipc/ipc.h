@@ -47,7 +47,7 @@ struct ipc_spawn {
 	char user[IPC_USER_SIZE];    /* owner of the server */
 	char actor[IPC_USER_SIZE];   /* who asked (the owner or an admin), for the audit record */
 	char ip[IPC_IP_SIZE];        /* client address that asked ("" if unknown) */
-	char profile[64];            /* "" = default; profiles are a later issue */
+	char profile[64];            /* slug of singleuser.profileList; "" = the default one */
 };
 
 /* Stop: answered by IPC_STOPPED (at once if the server was not running). */
@@ -72,6 +72,7 @@ struct ipc_server {
 	int64_t started;             /* unix seconds the spawn began */
 	char token[IPC_TOKEN_SIZE];  /* the server's own token: the proxy injects it; never logged */
 	char socket_path[IPC_PATH_SIZE]; /* absolute path of the server's unix socket on the host */
+	char profile[64];            /* the profile it was started with ("" = none), so a restarted hub knows it */
 };
 
 struct ipc_failed {

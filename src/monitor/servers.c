@@ -78,6 +78,7 @@ static void fill_server_msg(const struct server *s, struct ipc_server *out)
 	nbw_strlcpy(out->token, s->token, sizeof(out->token));
 	if (nbw_strlcpy(out->socket_path, s->paths.socket, sizeof(out->socket_path)) < 0)
 		out->socket_path[0] = 0;
+	nbw_strlcpy(out->profile, ((const struct server_ext *)(const void *)s)->profile, sizeof(out->profile));
 }
 
 static void progress(struct monitor *m, struct server *s, uint32_t percent, const char *message)

@@ -11,6 +11,7 @@ every profile's, so a profile that was not applied cannot pass.
 
 import json
 import os
+import signal
 import stat
 
 import pytest
@@ -151,6 +152,25 @@ def test_chosen_profile_is_applied(prof):
         assert soft == 256 << 20, f"memory soft limit {soft}"
         # the profile's device is there, and usable
         assert device_seen(prof) == "DEVICE rw 0", "the profile's device is missing or unusable"
+        # a restarted hub learns the running server's profile from the monitor
+        old = prof.hub_pids()
+        assert len(old) == 1, old
+        old_start = nbw.proc_starttime(old[0])
+        os.kill(old[0], signal.SIGKILL)
+
+        def new_hub():
+            now = [q for q in prof.hub_pids() if not (q == old[0] and nbw.proc_starttime(q) == old_start)]
+            return now or None
+        new = nbw.wait_until(new_hub, 15, what="a new hub process")
+        prof.seen[new[0]] = nbw.proc_starttime(new[0])
+
+        def model():
+            try:
+                return prof.server_model(prof.user, prof.tok)
+            except Exception:  # the new hub may not listen yet
+                return None
+        s = nbw.wait_until(model, 15, what="the server model from the new hub")
+        assert s["user_options"] == {"profile": "small"}, s
     finally:
         prof.stop_server(prof.user, prof.tok)
 
