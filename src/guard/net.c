@@ -1,9 +1,13 @@
 /* guard: refuse IPv4/IPv6 sockets of the protocols the policy denies
  * ("net-deny tcp|udp|icmp") with a stacked seccomp filter on socket(2).
  *
- * The filter carries no SECCOMP_FILTER_FLAG_LOG: the monitor records these
- * refusals through its kernel audit rule on socket() exiting with -EACCES, and
- * a logged copy would report each one twice.
+ * The filter carries SECCOMP_FILTER_FLAG_LOG: a seccomp refusal happens before
+ * the audit subsystem's syscall entry, so no exit rule ever sees it; the
+ * kernel's seccomp record (type 1326: syscall socket, pid; neither the errno
+ * nor the arguments) is the only trace, and the monitor records it as
+ * sandbox.syscall.denied. Naming the protocol needs an in-kernel refusal (a
+ * cgroup BPF_CGROUP_INET_SOCK_CREATE program), which the audit exit rule on
+ * socket() would see with its arguments (sandbox.network.denied).
  *
  * socket()'s arguments are ints: the kernel's syscall wrapper truncates each
  * 64-bit register to its low 32 bits before socket() sees it. The filter
@@ -109,8 +113,8 @@ int guard_deny_net(unsigned net_deny)
 		return 0;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	/* Flags 0: no SECCOMP_FILTER_FLAG_LOG (see the top of this file). */
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+	/* Logged: the refusal's only record (see the top of this file). */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_LOG, &prog) < 0)
 		return -errno;
 	return 0;
 }

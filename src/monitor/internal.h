@@ -61,6 +61,8 @@ size_t servers_log_pollfds(struct monitor *m, struct pollfd *out, size_t max);
 void servers_log_ready(struct monitor *m, int fd);
 
 /* monitor.c */
+struct kaudit;
+
 struct monitor {
 	const struct config *cfg;
 	struct audit_log *audit;
@@ -72,6 +74,7 @@ struct monitor {
 	struct server *servers[10000];
 	size_t n_servers;
 	bool shutting_down;
+	struct kaudit *ka;   /* the kernel audit reader when it is open (rules for Audit actions), else NULL */
 };
 void monitor_send(struct monitor *m, uint32_t type, const void *payload, size_t len);
 void monitor_audit(struct monitor *m, const char *event, const char *user, const char *ip, json_t *fields);

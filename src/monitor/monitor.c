@@ -508,6 +508,8 @@ int monitor_serve(const struct config *cfg, const char *config_path)
 		log_warn_errno(ka ? r : -ENOMEM, "Cannot read the kernel audit stream (NETLINK_AUDIT, AUDIT_NLGRP_READLOG); "
 				"refused syscalls, executions and writes in the sandboxes are still refused but NOT recorded "
 				"in the audit log");
+	else
+		m->ka = ka;
 
 	/* OOM kills and pids-limit hits from the sandboxes' cgroup counters. */
 	if (oom_watch_new("/sys/fs/cgroup", oom_emit, m, &ow) < 0)

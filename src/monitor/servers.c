@@ -9,6 +9,7 @@
 
 #include "common/common.h"
 #include "monitor/internal.h"
+#include "monitor/kaudit.h"
 
 #define PROBE_INTERVAL_MS 10
 /* How often the home volumes of running servers are checked for the 80 % warning. */
@@ -26,6 +27,7 @@ struct server_ext {
 	 * from the monitor's own config, never taken from the hub). */
 	struct config eff;
 	char profile[CONFIG_SLUG_MAX + 1]; /* slug, "" without profiles */
+	bool audit_rules; /* kaudit_sandbox_add succeeded for this start */
 	/* The pod's stdout/stderr: a pipe we drain into the log, up to LOG_CAP
 	 * bytes per start (a pod must not fill the host's disk through it). */
 	int log_pipe;    /* read end, or -1 */
@@ -184,6 +186,13 @@ static void finish_delete(struct monitor *m, struct server *s)
 	int r = sandbox_cleanup(&s->paths);
 	if (r < 0)
 		log_warn_errno(r, "Cleaning up the sandbox of '%s'", s->user);
+	if (m->ka) { /* also clears what a failed add may have left */
+		r = kaudit_sandbox_remove(m->ka, s->slot);
+		if (r < 0)
+			log_warn_errno(r, "Removing the kernel audit rules of the sandbox of '%s' (kept for a later try)",
+				       s->user);
+		ext(s)->audit_rules = false;
+	}
 	/* Always: a volume may be mounted even when the spawn failed later on. */
 	r = sandbox_volume_detach(m->cfg, s->user, &err);
 	if (r < 0)
@@ -223,6 +232,83 @@ static void volumes_sweep(struct monitor *m)
 		log_warn_errno(r, "Looking for home volumes left mounted by an earlier run");
 }
 
+/* The kernel audit rules of the runtime policy's Audit actions and audit
+ * postures, for this sandbox's uid range, in before its first process runs
+ * (exceptions first) and out when it is deleted. A policy that asks for them
+ * on a host whose audit stream we cannot use refuses to start: an Audit rule
+ * that records nothing would be a silent lie. */
+static int audit_rules_add(struct monitor *m, struct server *s, char *msg, size_t size)
+{
+	struct sandbox_audit_plan plan;
+	struct sandbox_error err = { 0 };
+	struct kaudit_watch *w = NULL;
+	struct kaudit_sandbox_rules rules = { 0 };
+	char kerr[512] = "";
+	size_t n = 0;
+	int r;
+
+	r = sandbox_policy_audit_plan(&ext(s)->eff, &s->paths, &plan, &err);
+	if (r < 0) {
+		nbw_snprintf(msg, size, "the runtime policy: %s", err.message[0] ? err.message : strerror(-r));
+		return r;
+	}
+	if (plan.n_watches == 0 && plan.net == 0) {
+		sandbox_audit_plan_free(&plan);
+		return 0;
+	}
+	if (!m->ka) {
+		sandbox_audit_plan_free(&plan);
+		nbw_snprintf(msg, size, "the runtime policy has Audit rules, but the kernel audit stream cannot be read "
+					"on this host (see the warning at start-up)");
+		return -EOPNOTSUPP;
+	}
+	w = calloc(plan.n_watches ? plan.n_watches : 1, sizeof(*w));
+	if (!w) {
+		sandbox_audit_plan_free(&plan);
+		nbw_snprintf(msg, size, "out of memory");
+		return -ENOMEM;
+	}
+	/* exceptions (never) before the watches they make holes in */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < plan.n_watches; i++) {
+			const struct sandbox_audit_watch *pw = &plan.watches[i];
+
+			if (pw->never != (pass == 0))
+				continue;
+			if (pw->tree && str_has_prefix(pw->path, "/home/") &&
+			    (r = sandbox_home_mkdirs(&ext(s)->eff, s->slot, &s->paths, pw->path)) < 0) {
+				nbw_snprintf(msg, size, "the audited directory %s cannot be made in the home: %s", pw->path,
+					     strerror(-r));
+				free(w);
+				sandbox_audit_plan_free(&plan);
+				return r;
+			}
+			w[n++] = (struct kaudit_watch){
+			    .kind = pw->kind == SANDBOX_WATCH_EXEC    ? KAUDIT_WATCH_EXEC
+				    : pw->kind == SANDBOX_WATCH_READ  ? KAUDIT_WATCH_READ
+				    : pw->kind == SANDBOX_WATCH_WRITE ? KAUDIT_WATCH_WRITE
+								      : KAUDIT_WATCH_ACCESS,
+			    .tree = pw->tree,
+			    .never = pw->never,
+			    .path = pw->host_path,
+			};
+		}
+	rules.watches = w;
+	rules.n_watches = n;
+	rules.net = (plan.net & CONFIG_NET_TCP ? KAUDIT_NET_TCP : 0) | (plan.net & CONFIG_NET_UDP ? KAUDIT_NET_UDP : 0) |
+		    (plan.net & CONFIG_NET_ICMP ? KAUDIT_NET_ICMP : 0);
+	r = kaudit_sandbox_add(m->ka, s->slot, &rules, kerr, sizeof(kerr));
+	free(w);
+	sandbox_audit_plan_free(&plan);
+	if (r < 0) {
+		nbw_snprintf(msg, size, "installing the kernel audit rules of the runtime policy failed: %s",
+			     kerr[0] ? kerr : strerror(-r));
+		return r;
+	}
+	ext(s)->audit_rules = true;
+	return 0;
+}
+
 /* The steps after the home volume exists: mount it, write the bundle, run. */
 static void spawn_continue(struct monitor *m, struct server *s)
 {
@@ -260,6 +346,12 @@ static void spawn_continue(struct monitor *m, struct server *s)
 		nbw_snprintf(msg, sizeof(msg), "preparing the sandbox failed: %s",
 			     err.message[0] ? err.message : strerror(-r));
 		s->runtime[0] = 0; /* nothing was started: no delete needed */
+		fail(m, s, msg);
+		return;
+	}
+	r = audit_rules_add(m, s, msg, sizeof(msg));
+	if (r < 0) {
+		s->runtime[0] = 0;
 		fail(m, s, msg);
 		return;
 	}

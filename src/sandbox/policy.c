@@ -230,7 +230,8 @@ static int exec_chain(const char *cmd0, bool script_ok, char out[POLICY_EXEC_MAX
 
 struct grant {
 	enum guard_rule_kind kind;
-	char *path; /* sandbox path */
+	bool loader; /* an ELF interpreter (ld.so): in every dynamic exec's audit context */
+	char *path;  /* sandbox path */
 };
 
 struct plan {
@@ -277,6 +278,7 @@ static int grant(struct plan *p, enum guard_rule_kind kind, const char *path)
 		p->cap = cap;
 	}
 	p->g[p->n].kind = kind;
+	p->g[p->n].loader = false;
 	p->g[p->n].path = strdup(path);
 	if (!p->g[p->n].path)
 		return sandbox__fail(p->err, -ENOMEM, "out of memory");
@@ -350,6 +352,13 @@ static int grant_file_cb(struct plan *p, const char *child, void *udp)
 	if (r >= 0 && u->audit)
 		r = watch(p, u->wkind, false, false, child);
 	return r;
+}
+
+static void mark_loader(struct plan *p, const char *path)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->g[i].kind == GUARD_RULE_EXEC && !strcmp(p->g[i].path, path))
+			p->g[i].loader = true;
 }
 
 /* ---- Block: carve a path out of the grants that cover it ---- */
@@ -490,9 +499,12 @@ static int baseline(struct plan *p)
 		return sandbox__fail(p->err, r,
 				     "singleuser.cmd[0] '%s': cannot resolve the executables to allow below /usr: %s",
 				     p->cfg->singleuser.cmd[0], strerror(-r));
-	for (size_t i = 0; i < n_exe; i++)
+	for (size_t i = 0; i < n_exe; i++) {
 		if ((r = grant(p, GUARD_RULE_EXEC, exe[i])) < 0)
 			return r;
+		if (i > 0 && i == n_exe - 1)
+			mark_loader(p, exe[i]);
+	}
 	/* /usr and /usr/local readable but for the directories of programs */
 	for (int pass = 0; pass < 2; pass++) {
 		const char *dir = pass ? "/usr/local" : "/usr";
@@ -539,9 +551,11 @@ static int allow_exec_file(struct plan *p, const char *path, bool audit)
 	/* An ELF program also needs its ELF interpreter (never a script's shell). */
 	if (exec_chain(path, false, chain, &n) < 0)
 		return 0; /* missing or unreadable: the rule will be skipped by the guard */
-	for (size_t i = 1; i < n; i++)
+	for (size_t i = 1; i < n; i++) {
 		if ((r = grant(p, GUARD_RULE_EXEC, chain[i])) < 0)
 			return r;
+		mark_loader(p, chain[i]);
+	}
 	return 0;
 }
 
@@ -621,8 +635,10 @@ static int compile(struct plan *p)
 			char hp[PATH_MAX];
 			struct stat st;
 
-			if (p->g[i].kind != GUARD_RULE_EXEC || host_path(p->paths, p->g[i].path, hp, sizeof(hp)) < 0 ||
-			    stat(hp, &st) < 0)
+			/* not the loader: the kernel opens it for every dynamic program, so an
+			 * exception on it would hide every exec */
+			if (p->g[i].kind != GUARD_RULE_EXEC || p->g[i].loader ||
+			    host_path(p->paths, p->g[i].path, hp, sizeof(hp)) < 0 || stat(hp, &st) < 0)
 				continue;
 			if ((r = watch(p, SANDBOX_WATCH_EXEC, S_ISDIR(st.st_mode), true, p->g[i].path)) < 0)
 				return r;
@@ -781,4 +797,53 @@ void sandbox_audit_plan_free(struct sandbox_audit_plan *plan)
 		return;
 	free(plan->watches);
 	*plan = (struct sandbox_audit_plan){0};
+}
+
+int sandbox_home_mkdirs(const struct config *cfg, uint32_t slot, const struct sandbox_paths *paths, const char *sp)
+{
+	_cleanup_close_ int fd = -1;
+	const char *rest;
+	int r;
+
+	if (!under(sp, SANDBOX_HOME) || !name_ok(sp))
+		return -EINVAL;
+	r = sandbox__open_dir(paths->home, &fd);
+	if (r < 0)
+		return r;
+	rest = sp + strlen(SANDBOX_HOME);
+	while (*rest == '/') {
+		char comp[256];
+		size_t n;
+		int nfd;
+
+		rest++;
+		n = strcspn(rest, "/");
+		if (n == 0 || n >= sizeof(comp))
+			return -EINVAL;
+		memcpy(comp, rest, n);
+		comp[n] = 0;
+		rest += n;
+		if (!strcmp(comp, ".") || !strcmp(comp, ".."))
+			return -EINVAL;
+		if (mkdirat(fd, comp, 0755) == 0) {
+			/* ours, just made: the user's */
+			nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (nfd < 0)
+				return -errno;
+			if (fchown(nfd, sandbox_host_uid(cfg, slot), sandbox_host_gid(cfg, slot)) < 0) {
+				r = -errno;
+				close(nfd);
+				return r;
+			}
+		} else if (errno == EEXIST) {
+			/* the user's: never follow a link they planted, never change it */
+			nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (nfd < 0)
+				return -errno;
+		} else
+			return -errno;
+		close(fd);
+		fd = nfd;
+	}
+	return 0;
 }

@@ -218,3 +218,9 @@ struct sandbox_audit_plan {
 int sandbox_policy_audit_plan(const struct config *cfg, const struct sandbox_paths *paths,
 			      struct sandbox_audit_plan *ret, struct sandbox_error *err);
 void sandbox_audit_plan_free(struct sandbox_audit_plan *plan);
+/* Make the directory sp (below the pod's home) on the mounted home volume,
+ * component by component without following links; what it creates belongs to
+ * the sandbox user, what exists is left as it is (-ELOOP/-ENOTDIR when a
+ * component is a link or not a directory). For Audit directories, which the
+ * kernel can only watch once they exist. */
+int sandbox_home_mkdirs(const struct config *cfg, uint32_t slot, const struct sandbox_paths *paths, const char *sp);
