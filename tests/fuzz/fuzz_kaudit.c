@@ -25,13 +25,13 @@ static void emit(void *ud, const char *event, const char *user, json_t *fields)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint16_t types[] = { KAUDIT_SECCOMP, KAUDIT_SYSCALL, KAUDIT_LANDLOCK_ACCESS,
-					  KAUDIT_LANDLOCK_DOMAIN };
+					  KAUDIT_LANDLOCK_DOMAIN, KAUDIT_PATH, KAUDIT_CWD, KAUDIT_EOE, KAUDIT_OPENAT2 };
 	struct kaudit *k = NULL;
 	struct kaudit_record r;
 	uint64_t now = 1000;
 
 	/* The whole input as one record of each type. */
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (kaudit_parse(types[i], (const char *)data, size, &r) == 0 &&
 		    (memchr(r.comm, 0, sizeof(r.comm)) == NULL || memchr(r.exe, 0, sizeof(r.exe)) == NULL ||
 		     memchr(r.path, 0, sizeof(r.path)) == NULL || memchr(r.blockers, 0, sizeof(r.blockers)) == NULL))
@@ -39,9 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* And as a stream of records through the reader. */
 	if (kaudit_new(1000000, lookup, emit, NULL, &k) < 0)
 		return 0;
+	/* slot 1 (alice) has Audit rules: its audited records become events too */
+	if (kaudit_sandbox_expect(k, 1, KAUDIT_NET_ALL) < 0) {
+		kaudit_free(k);
+		return 0;
+	}
 	while (size >= 2) {
 		size_t len = (size_t)data[1] * 16;
-		uint16_t type = types[data[0] % 4];
+		uint16_t type = types[data[0] % 8];
 		data += 2, size -= 2;
 		if (len > size)
 			len = size;
