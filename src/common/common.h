@@ -122,7 +122,11 @@ void nbw_buf_done(struct nbw_buf *b);
 
 /* ---- fds / files ---- */
 int nbw_write_all(int fd, const void *buf, size_t len);
-/* Read a whole small file (<= max bytes) into a NUL-terminated malloc'd buffer. */
+/* Read a whole small file (<= max bytes) into a NUL-terminated malloc'd buffer;
+ * -EFBIG when it is larger. nbw_read_fd does the same on an open fd: a regular
+ * file from offset 0 (pread: the fd's offset, which may be shared, is left
+ * alone), anything else (a pipe) to EOF. */
+int nbw_read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 int nbw_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Write a file atomically (tmp + rename) with mode. */
 int nbw_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);

@@ -215,20 +215,35 @@ int nbw_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int nbw_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+int nbw_read_fd(int fd, size_t max, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, cap = 0;
+	struct stat st;
+	bool regular;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	buf = malloc(max + 1);
-	if (!buf)
-		return -ENOMEM;
+	regular = S_ISREG(st.st_mode);
 	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
+		ssize_t n;
+
+		if (len == cap) {
+			/* grow as data arrives: max is a bound, not an allocation */
+			size_t ncap = cap ? cap * 2 : 16384;
+			char *nb;
+
+			if (ncap > max + 1)
+				ncap = max + 1;
+			if (ncap <= len)
+				return -EFBIG;
+			nb = realloc(buf, ncap + 1);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+			cap = ncap;
+		}
+		n = regular ? pread(fd, buf + len, cap - len, (off_t)len) : read(fd, buf + len, cap - len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -240,11 +255,23 @@ int nbw_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 		if (len > max)
 			return -EFBIG;
 	}
-	buf[len] = 0;
+	if (!buf && !(buf = malloc(1)))
+		return -ENOMEM;
+	buf[len] = '\0';
 	if (ret_len)
 		*ret_len = len;
 	*ret = TAKE_PTR(buf);
 	return 0;
+}
+
+int nbw_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	return nbw_read_fd(fd, max, ret, ret_len);
 }
 
 int nbw_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)

@@ -1539,53 +1539,9 @@ out:
 	return r;
 }
 
-/* The whole content: a regular file from offset 0 whatever its position
- * (an fd that was read before still yields the file), anything else (a
- * pipe) up to EOF. */
-static int read_fd(int fd, char **ret, size_t *ret_len)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
-	struct stat st;
-	bool regular;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	regular = S_ISREG(st.st_mode);
-
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 16384;
-			char *nb;
-
-			if (ncap > CONFIG__MAX_FILE_BYTES + 1)
-				ncap = CONFIG__MAX_FILE_BYTES + 1;
-			if (ncap <= len)
-				return -EFBIG;
-			nb = realloc(buf, ncap + 1);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-			cap = ncap;
-		}
-		n = regular ? pread(fd, buf + len, cap - len, (off_t)len) : read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
-}
-
+/* The whole content (nbw_read_fd): a regular file from offset 0 whatever its
+ * position (an fd that was read before still yields the file), anything else
+ * (a pipe) up to EOF. */
 int config_load_fd(int fd, const char *display_name, struct config **ret, struct config_diag *diag)
 {
 	struct loader ld = {.file = display_name ? display_name : "<config>", .diag = diag};
@@ -1595,7 +1551,7 @@ int config_load_fd(int fd, const char *display_name, struct config **ret, struct
 
 	if (fd < 0 || !ret)
 		return -EINVAL;
-	r = read_fd(fd, &text, &len);
+	r = nbw_read_fd(fd, CONFIG__MAX_FILE_BYTES, &text, &len);
 	if (r == -EFBIG)
 		report(&ld, NULL, NULL, "file too large (more than %d bytes)", CONFIG__MAX_FILE_BYTES);
 	else if (r < 0)

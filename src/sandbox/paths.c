@@ -457,22 +457,9 @@ int sandbox_slot_get(const struct config *cfg, const char *user, uint32_t *ret_s
 			return -errno;
 		if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022))
 			return -EPERM;
-		if (st.st_size > (off_t)SLOTS_MAX_BYTES)
-			return -EFBIG;
-		text = malloc((size_t)st.st_size + 1);
-		if (!text)
-			return -ENOMEM;
-		while (len < (size_t)st.st_size) {
-			ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -errno;
-			if (n == 0)
-				break;
-			len += (size_t)n;
-		}
-		text[len] = 0;
+		r = nbw_read_fd(fd, SLOTS_MAX_BYTES, &text, &len);
+		if (r < 0)
+			return r;
 		if (strlen(text) != len)
 			return -EBADMSG;
 	}

@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/common.h"
 
@@ -112,12 +114,65 @@ static void test_buf_bounded(void **state)
 	nbw_buf_done(&big);
 }
 
+/* nbw_read_fd / nbw_read_file: whole content, bounded, from offset 0 for a
+ * regular file, to EOF for a pipe. */
+static void test_read_fd(void **state)
+{
+	char path[] = "/tmp/nbw-test-read-XXXXXX";
+	char *text = NULL;
+	size_t len = 0;
+	int fd, p[2];
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(nbw_read_fd(fd, 10, &text, &len), 0); /* empty */
+	assert_int_equal(len, 0);
+	assert_string_equal(text, "");
+	free(text);
+	assert_int_equal(nbw_write_all(fd, "0123456789", 10), 0);
+	/* the fd's offset is at the end: still the whole file */
+	assert_int_equal(nbw_read_fd(fd, 10, &text, &len), 0);
+	assert_int_equal(len, 10);
+	assert_string_equal(text, "0123456789");
+	free(text);
+	text = NULL;
+	assert_int_equal(nbw_read_fd(fd, 9, &text, &len), -EFBIG);
+	assert_null(text);
+	assert_int_equal(nbw_read_file(path, 10, &text, &len), 0);
+	assert_string_equal(text, "0123456789");
+	free(text);
+	assert_int_equal(nbw_read_file("/nonexistent/nbw", 10, &text, &len), -ENOENT);
+	close(fd);
+	unlink(path);
+
+	/* a pipe, larger than the first allocation */
+	assert_int_equal(pipe(p), 0);
+	{
+		static char big[40000];
+
+		memset(big, 'x', sizeof(big));
+		if (fork() == 0) {
+			close(p[0]);
+			_exit(nbw_write_all(p[1], big, sizeof(big)) < 0);
+		}
+	}
+	close(p[1]);
+	assert_int_equal(nbw_read_fd(p[0], 40000, &text, &len), 0);
+	assert_int_equal(len, 40000);
+	assert_int_equal(strspn(text, "x"), 40000);
+	free(text);
+	close(p[0]);
+	(void)wait(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64url_and_hex), cmocka_unit_test(test_random_token),
 		cmocka_unit_test(test_strings),        cmocka_unit_test(test_time),
 		cmocka_unit_test(test_rm_rf_no_follow), cmocka_unit_test(test_buf_bounded),
+		cmocka_unit_test(test_read_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
