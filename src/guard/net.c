@@ -16,26 +16,10 @@
  * while the kernel still creates an AF_INET socket. */
 #include "guard/guard.h"
 
-#include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <netinet/in.h>
-#include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "guard/filter.h"
 
-#if defined(__x86_64__)
-#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
-#define X32_BIT 0x40000000u
-#elif defined(__aarch64__)
-#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#define X32_BIT 0u
-#else
-#error "nbwarden-guard: unsupported architecture"
-#endif
+#include <netinet/in.h>
+#include <sys/socket.h>
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "nbwarden-guard: the socket filter reads the low half of each argument at its little-endian offset"
 #endif
@@ -82,9 +66,9 @@ int guard_deny_net(unsigned net_deny)
 	struct sock_filter insns[L_COUNT] = {
 	    [L_LD_ARCH] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
 	    /* Other ABIs: the runtime's filter already refuses them. */
-	    JEQ(L_IS_NATIVE, NATIVE_AUDIT_ARCH, L_LD_NR, L_ALLOW),
+	    JEQ(L_IS_NATIVE, GUARD_AUDIT_ARCH, L_LD_NR, L_ALLOW),
 	    [L_LD_NR] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	    [L_DROP_X32] = BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_BIT),
+	    [L_DROP_X32] = BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~GUARD_X32_BIT),
 	    JEQ(L_IS_SOCKET, __NR_socket, L_LD_DOMAIN, L_ALLOW),
 	    [L_LD_DOMAIN] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)),
 	    JEQ(L_IS_INET, AF_INET, L_LD_TYPE, L_IS_INET6),
@@ -105,16 +89,11 @@ int guard_deny_net(unsigned net_deny)
 	    [L_UDP] = BPF_STMT(BPF_RET | BPF_K, net_deny & GUARD_NET_UDP ? deny : SECCOMP_RET_ALLOW),
 	    [L_ICMP] = BPF_STMT(BPF_RET | BPF_K, net_deny & GUARD_NET_ICMP ? deny : SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = {.len = L_COUNT, .filter = insns};
 
 	if (net_deny & ~GUARD_NET_ALL)
 		return -EINVAL;
 	if (net_deny == 0)
 		return 0;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
 	/* Logged: the refusal's only record (see the top of this file). */
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_LOG, &prog) < 0)
-		return -errno;
-	return 0;
+	return guard__install_logged_filter(insns, L_COUNT);
 }
