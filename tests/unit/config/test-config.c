@@ -12,49 +12,7 @@
 
 #define F "/tmp/x.yaml"
 
-static struct config *load_ok(const char *yaml)
-{
-	struct config_diag d = {0};
-	struct config *c = NULL;
-	int r = config_load_string(yaml, strlen(yaml), F, &c, &d);
-
-	for (size_t i = 0; i < d.n; i++)
-		print_error("unexpected: %s\n", d.msgs[i]);
-	assert_int_equal(r, 0);
-	assert_int_equal(d.n, 0);
-	assert_non_null(c);
-	config_diag_done(&d);
-	return c;
-}
-
-/* Loads yaml (length len) and checks that exactly the NULL-terminated
- * messages come out, in order. */
-static void expect_errors_n(const char *yaml, size_t len, const char *const *want)
-{
-	struct config_diag d = {0};
-	struct config *c = (struct config *)0x1;
-	size_t n = 0;
-	int r = config_load_string(yaml, len, F, &c, &d);
-
-	while (want[n])
-		n++;
-	bool same = d.n == n;
-
-	for (size_t i = 0; same && i < n; i++)
-		same = strcmp(d.msgs[i], want[i]) == 0;
-	for (size_t i = 0; !same && i < d.n; i++)
-		print_message("got: %s\n", d.msgs[i]);
-	assert_int_equal(r, -EINVAL);
-	assert_ptr_equal(c, (struct config *)0x1); /* untouched on failure */
-	assert_int_equal(d.n, n);
-	for (size_t i = 0; i < n; i++)
-		assert_string_equal(d.msgs[i], want[i]);
-	config_diag_done(&d);
-	assert_null(d.msgs);
-	assert_int_equal(d.n, 0);
-}
-
-#define expect_errors(yaml, ...) expect_errors_n((yaml), strlen(yaml), (const char *const[]){__VA_ARGS__, NULL})
+#include "common.h"
 
 static void check_defaults(const struct config *c, bool minimal_file)
 {

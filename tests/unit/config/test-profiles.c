@@ -11,39 +11,7 @@
 
 #define F "/tmp/p.yaml"
 
-static struct config *load_ok(const char *yaml)
-{
-	struct config_diag d = {0};
-	struct config *c = NULL;
-	int r = config_load_string(yaml, strlen(yaml), F, &c, &d);
-
-	for (size_t i = 0; i < d.n; i++)
-		print_error("unexpected: %s\n", d.msgs[i]);
-	assert_int_equal(r, 0);
-	assert_int_equal(d.n, 0);
-	config_diag_done(&d);
-	return c;
-}
-
-static void expect_errors_v(const char *yaml, const char *const *want)
-{
-	struct config_diag d = {0};
-	struct config *c = NULL;
-	size_t n = 0;
-	int r = config_load_string(yaml, strlen(yaml), F, &c, &d);
-
-	while (want[n])
-		n++;
-	for (size_t i = 0; i < d.n; i++)
-		print_message("got: %s\n", d.msgs[i]);
-	assert_int_equal(r, -EINVAL);
-	assert_null(c);
-	assert_int_equal(d.n, n);
-	for (size_t i = 0; i < n; i++)
-		assert_string_equal(d.msgs[i], want[i]);
-	config_diag_done(&d);
-}
-#define expect_errors(yaml, ...) expect_errors_v((yaml), (const char *const[]){__VA_ARGS__, NULL})
+#include "common.h"
 
 static const char valid[] = "singleuser:\n"
 			    "  memory:\n"
