@@ -27,7 +27,6 @@ struct server_ext {
 	 * from the monitor's own config, never taken from the hub). */
 	struct config eff;
 	char profile[CONFIG_SLUG_MAX + 1]; /* slug, "" without profiles */
-	bool audit_rules; /* kaudit_sandbox_add succeeded for this start */
 	/* The pod's stdout/stderr: a pipe we drain into the log, up to LOG_CAP
 	 * bytes per start (a pod must not fill the host's disk through it). */
 	int log_pipe;    /* read end, or -1 */
@@ -191,7 +190,6 @@ static void finish_delete(struct monitor *m, struct server *s)
 		if (r < 0)
 			log_warn_errno(r, "Removing the kernel audit rules of the sandbox of '%s' (kept for a later try)",
 				       s->user);
-		ext(s)->audit_rules = false;
 	}
 	/* Always: a volume may be mounted even when the spawn failed later on. */
 	r = sandbox_volume_detach(m->cfg, s->user, &err);
@@ -237,41 +235,31 @@ static void volumes_sweep(struct monitor *m)
  * (exceptions first) and out when it is deleted. A policy that asks for them
  * on a host whose audit stream we cannot use refuses to start: an Audit rule
  * that records nothing would be a silent lie. */
-static int audit_rules_add(struct monitor *m, struct server *s, char *msg, size_t size)
+static int audit_rules_add(struct monitor *m, struct server *s, const struct sandbox_audit_plan *plan, char *msg,
+			   size_t size)
 {
-	struct sandbox_audit_plan plan;
-	struct sandbox_error err = { 0 };
-	struct kaudit_watch *w = NULL;
+	_cleanup_free_ struct kaudit_watch *w = NULL;
 	struct kaudit_sandbox_rules rules = { 0 };
 	char kerr[512] = "";
 	size_t n = 0;
 	int r;
 
-	r = sandbox_policy_audit_plan(&ext(s)->eff, &s->paths, &plan, &err);
-	if (r < 0) {
-		nbw_snprintf(msg, size, "the runtime policy: %s", err.message[0] ? err.message : strerror(-r));
-		return r;
-	}
-	if (plan.n_watches == 0 && plan.net == 0) {
-		sandbox_audit_plan_free(&plan);
+	if (plan->n_watches == 0 && plan->net == 0)
 		return 0;
-	}
 	if (!m->ka) {
-		sandbox_audit_plan_free(&plan);
 		nbw_snprintf(msg, size, "the runtime policy has Audit rules, but the kernel audit stream cannot be read "
 					"on this host (see the warning at start-up)");
 		return -EOPNOTSUPP;
 	}
-	w = calloc(plan.n_watches ? plan.n_watches : 1, sizeof(*w));
+	w = calloc(plan->n_watches ? plan->n_watches : 1, sizeof(*w));
 	if (!w) {
-		sandbox_audit_plan_free(&plan);
 		nbw_snprintf(msg, size, "out of memory");
 		return -ENOMEM;
 	}
 	/* exceptions (never) before the watches they make holes in */
 	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < plan.n_watches; i++) {
-			const struct sandbox_audit_watch *pw = &plan.watches[i];
+		for (size_t i = 0; i < plan->n_watches; i++) {
+			const struct sandbox_audit_watch *pw = &plan->watches[i];
 
 			if (pw->never != (pass == 0))
 				continue;
@@ -279,8 +267,6 @@ static int audit_rules_add(struct monitor *m, struct server *s, char *msg, size_
 			    (r = sandbox_home_mkdirs(&ext(s)->eff, s->slot, &s->paths, pw->path)) < 0) {
 				nbw_snprintf(msg, size, "the audited directory %s cannot be made in the home: %s", pw->path,
 					     strerror(-r));
-				free(w);
-				sandbox_audit_plan_free(&plan);
 				return r;
 			}
 			w[n++] = (struct kaudit_watch){
@@ -295,23 +281,21 @@ static int audit_rules_add(struct monitor *m, struct server *s, char *msg, size_
 		}
 	rules.watches = w;
 	rules.n_watches = n;
-	rules.net = (plan.net & CONFIG_NET_TCP ? KAUDIT_NET_TCP : 0) | (plan.net & CONFIG_NET_UDP ? KAUDIT_NET_UDP : 0) |
-		    (plan.net & CONFIG_NET_ICMP ? KAUDIT_NET_ICMP : 0);
+	rules.net = (plan->net & CONFIG_NET_TCP ? KAUDIT_NET_TCP : 0) | (plan->net & CONFIG_NET_UDP ? KAUDIT_NET_UDP : 0) |
+		    (plan->net & CONFIG_NET_ICMP ? KAUDIT_NET_ICMP : 0);
 	r = kaudit_sandbox_add(m->ka, s->slot, &rules, kerr, sizeof(kerr));
-	free(w);
-	sandbox_audit_plan_free(&plan);
 	if (r < 0) {
 		nbw_snprintf(msg, size, "installing the kernel audit rules of the runtime policy failed: %s",
 			     kerr[0] ? kerr : strerror(-r));
 		return r;
 	}
-	ext(s)->audit_rules = true;
 	return 0;
 }
 
 /* The steps after the home volume exists: mount it, write the bundle, run. */
 static void spawn_continue(struct monitor *m, struct server *s)
 {
+	struct sandbox_audit_plan plan = { 0 };
 	struct sandbox_error err = { 0 };
 	_cleanup_free_ char **argv = NULL;
 	char msg[512], claim[64] = "";
@@ -341,7 +325,7 @@ static void spawn_continue(struct monitor *m, struct server *s)
 	}
 
 	progress(m, s, 30, "Preparing the sandbox");
-	r = sandbox_prepare(&ext(s)->eff, s->user, s->slot, s->token, &s->paths, &err);
+	r = sandbox_prepare(&ext(s)->eff, s->user, s->slot, s->token, &s->paths, &plan, &err);
 	if (r < 0) {
 		nbw_snprintf(msg, sizeof(msg), "preparing the sandbox failed: %s",
 			     err.message[0] ? err.message : strerror(-r));
@@ -349,7 +333,8 @@ static void spawn_continue(struct monitor *m, struct server *s)
 		fail(m, s, msg);
 		return;
 	}
-	r = audit_rules_add(m, s, msg, sizeof(msg));
+	r = audit_rules_add(m, s, &plan, msg, sizeof(msg));
+	sandbox_audit_plan_free(&plan);
 	if (r < 0) {
 		s->runtime[0] = 0;
 		fail(m, s, msg);

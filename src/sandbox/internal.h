@@ -57,7 +57,3 @@ int sandbox__list_prefixed(const char *dir, const char *prefix, char ***ret);
 /* A configured device (singleuser.devices): lstat, must be a character
  * device. -ENODEV when it is something else, -errno when missing. */
 int sandbox__device_stat(const char *path, struct stat *ret);
-
-/* The guard's policy text for this start (policy.c): malloc'd, *ret_len bytes. */
-int sandbox__policy_text(const struct config *cfg, const struct sandbox_paths *paths, char **ret, size_t *ret_len,
-			 struct sandbox_error *err);

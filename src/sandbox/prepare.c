@@ -215,13 +215,13 @@ static int install_guard(int bfd, struct sandbox_error *err)
 }
 
 static int gen_policy(const struct config *cfg, const struct sandbox_paths *paths, int nfd,
-		      struct sandbox_error *err)
+		      struct sandbox_audit_plan *ret_plan, struct sandbox_error *err)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	r = sandbox__policy_text(cfg, paths, &buf, &len, err);
+	r = sandbox_policy_compile(cfg, paths, &buf, &len, ret_plan, err);
 	if (r < 0)
 		return r;
 	r = write_file_at(nfd, "policy", buf, len, 0644);
@@ -558,8 +558,8 @@ static const char *last_component(const char *p)
 	return s ? s + 1 : p;
 }
 
-int sandbox_prepare(const struct config *cfg, const char *user, uint32_t slot, const char *token,
-		    const struct sandbox_paths *paths, struct sandbox_error *err)
+static int prepare(const struct config *cfg, const char *user, uint32_t slot, const char *token,
+		   const struct sandbox_paths *paths, struct sandbox_audit_plan *ret_plan, struct sandbox_error *err)
 {
 	_cleanup_close_ int sfd = -1, dfd = -1, bfd = -1, lfd = -1;
 	_cleanup_free_ char *json = NULL;
@@ -637,7 +637,7 @@ int sandbox_prepare(const struct config *cfg, const char *user, uint32_t slot, c
 
 		if (nfd < 0)
 			return sandbox__fail(err, -errno, "cannot open bundle etc/nbwarden/: %s", strerror(errno));
-		r = gen_policy(cfg, paths, nfd, err);
+		r = gen_policy(cfg, paths, nfd, ret_plan, err);
 		if (r < 0)
 			return r;
 	}
@@ -664,6 +664,21 @@ int sandbox_prepare(const struct config *cfg, const char *user, uint32_t slot, c
 		return sandbox__fail(err, -errno, "cannot create log %s: %s", paths->log, strerror(errno));
 	if (fchown(lfd, 0, 0) < 0 || fchmod(lfd, 0640) < 0)
 		return sandbox__fail(err, -errno, "cannot set up log %s: %s", paths->log, strerror(errno));
+	return 0;
+}
+
+int sandbox_prepare(const struct config *cfg, const char *user, uint32_t slot, const char *token,
+		    const struct sandbox_paths *paths, struct sandbox_audit_plan *ret_plan, struct sandbox_error *err)
+{
+	struct sandbox_audit_plan plan = {0};
+	int r = prepare(cfg, user, slot, token, paths, ret_plan ? &plan : NULL, err);
+
+	if (r < 0) {
+		sandbox_audit_plan_free(&plan);
+		return r;
+	}
+	if (ret_plan)
+		*ret_plan = plan;
 	return 0;
 }
 

@@ -45,6 +45,8 @@ struct sandbox_paths {
 };
 
 /* Human-readable failure reason that can cross into the audit log and the UI. */
+struct sandbox_audit_plan; /* the runtime policy's kernel audit watches (below) */
+
 struct sandbox_error {
 	int code;          /* -errno */
 	char message[512]; /* e.g. "OCI runtime '/nope/runc' not found (singleuser.runtime)" */
@@ -77,8 +79,11 @@ int sandbox_oci_spec(const struct config *cfg, const char *user, uint32_t slot, 
  * (emptied), bundle (rewritten: rootfs skeleton with bin/lib/sbin/lib64 links,
  * generated etc/: passwd, group, hosts, resolv.conf, nsswitch.conf, ld.so.cache,
  * ssl/certs mount point), log file truncated. */
+/* ret_plan (may be NULL): the kernel audit watches of this start's runtime
+ * policy (sandbox_policy_compile), for the monitor to install; free it with
+ * sandbox_audit_plan_free. */
 int sandbox_prepare(const struct config *cfg, const char *user, uint32_t slot, const char *token,
-		    const struct sandbox_paths *paths, struct sandbox_error *err);
+		    const struct sandbox_paths *paths, struct sandbox_audit_plan *ret_plan, struct sandbox_error *err);
 
 /* Resolve singleuser.runtime (absolute path, or PATH lookup) into buf; -ENOENT
  * with err->message naming the setting when it is missing or not executable. */
@@ -215,8 +220,11 @@ struct sandbox_audit_plan {
 	size_t n_watches;
 	unsigned net; /* CONFIG_NET_TCP|UDP|ICMP: successful socket() of these is recorded */
 };
-int sandbox_policy_audit_plan(const struct config *cfg, const struct sandbox_paths *paths,
-			      struct sandbox_audit_plan *ret, struct sandbox_error *err);
+/* Compile cfg's policy for this start, once: the guard's policy text
+ * (malloc'd, *ret_len bytes, at most GUARD_POLICY_MAX) and the audit plan;
+ * either output may be NULL. sandbox_prepare calls it and writes the text. */
+int sandbox_policy_compile(const struct config *cfg, const struct sandbox_paths *paths, char **ret_text,
+			   size_t *ret_len, struct sandbox_audit_plan *ret_plan, struct sandbox_error *err);
 void sandbox_audit_plan_free(struct sandbox_audit_plan *plan);
 /* Make the directory sp (below the pod's home) on the mounted home volume,
  * component by component without following links; what it creates belongs to

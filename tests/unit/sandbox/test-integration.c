@@ -325,7 +325,7 @@ int main(void)
 	}
 
 	nbw_random_token(token, sizeof(token), 32);
-	r = sandbox_prepare(&cfg, USER, slot, token, &p, &err);
+	r = sandbox_prepare(&cfg, USER, slot, token, &p, NULL, &err);
 	CHECK(r == 0, "sandbox_prepare (%s)", r < 0 ? err.message : "ok");
 	if (r < 0)
 		goto out;

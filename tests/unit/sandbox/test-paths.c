@@ -296,7 +296,7 @@ static void test_prepare(void **state)
 	hgid = sandbox_host_gid(&cfg, slot);
 	base = (gid_t)(cfg.singleuser.host_uid_base + slot * 65536);
 
-	assert_int_equal(sandbox_prepare(&cfg, "bob", slot, "secret-token", &p, &err), 0);
+	assert_int_equal(sandbox_prepare(&cfg, "bob", slot, "secret-token", &p, NULL, &err), 0);
 	assert_dir(p.home, 0700, huid, hgid);
 	assert_dir(p.run_dir, 02750, huid, 60999);
 	assert_dir(p.bundle, 0710, 0, base);
@@ -367,7 +367,7 @@ static void test_prepare(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "old\n", 4), 4);
 	close(fd);
-	assert_int_equal(sandbox_prepare(&cfg, "bob", slot, "other-token", &p, &err), 0);
+	assert_int_equal(sandbox_prepare(&cfg, "bob", slot, "other-token", &p, NULL, &err), 0);
 	assert_int_equal(lstat(path, &st), 0);
 	snprintf(buf, sizeof(buf), "%s/stale.sock", p.run_dir);
 	assert_int_equal(lstat(buf, &st), -1);
@@ -379,7 +379,7 @@ static void test_prepare(void **state)
 	/* A run dir replaced by a symlink is removed, not followed. */
 	assert_int_equal(nbw_rm_rf(p.run_dir), 0);
 	assert_int_equal(symlink("/etc", p.run_dir), 0);
-	if (sandbox_prepare(&cfg, "bob", slot, "other-token", &p, &err) != 0)
+	if (sandbox_prepare(&cfg, "bob", slot, "other-token", &p, NULL, &err) != 0)
 		fail_msg("%s", err.message);
 	assert_dir(p.run_dir, 02750, huid, 60999);
 	assert_int_equal(lstat("/etc/passwd", &st), 0);
@@ -387,10 +387,10 @@ static void test_prepare(void **state)
 	/* Paths that are not ours, bad token, bad user. */
 	struct sandbox_paths q = p;
 	nbw_strlcpy(q.bundle, "/tmp/elsewhere", sizeof(q.bundle));
-	assert_int_equal(sandbox_prepare(&cfg, "bob", slot, "t", &q, &err), -EINVAL);
-	assert_int_equal(sandbox_prepare(&cfg, "alice", slot, "t", &p, &err), -EINVAL);
-	assert_int_equal(sandbox_prepare(&cfg, "bob", slot, "bad token", &p, &err), -EINVAL);
-	assert_int_equal(sandbox_prepare(&cfg, "BOB", slot, "t", &p, &err), -EINVAL);
+	assert_int_equal(sandbox_prepare(&cfg, "bob", slot, "t", &q, NULL, &err), -EINVAL);
+	assert_int_equal(sandbox_prepare(&cfg, "alice", slot, "t", &p, NULL, &err), -EINVAL);
+	assert_int_equal(sandbox_prepare(&cfg, "bob", slot, "bad token", &p, NULL, &err), -EINVAL);
+	assert_int_equal(sandbox_prepare(&cfg, "BOB", slot, "t", &p, NULL, &err), -EINVAL);
 
 	/* Cleanup: bundle and run dir go, home stays; twice is fine. */
 	assert_int_equal(sandbox_cleanup(&p), 0);

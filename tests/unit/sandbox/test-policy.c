@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static struct config cfg;
 static struct sandbox_paths paths;
@@ -37,7 +38,7 @@ static char *policy(void)
 	struct sandbox_error err = {0};
 	char *text = NULL;
 	size_t len = 0;
-	int r = sandbox__policy_text(&cfg, &paths, &text, &len, &err);
+	int r = sandbox_policy_compile(&cfg, &paths, &text, &len, NULL, &err);
 
 	if (r < 0)
 		print_error("policy: %s\n", err.message);
@@ -162,7 +163,7 @@ static void test_audit_and_postures(void **state)
 	assert_true(has_line(t, "exec /usr/bin/id"));
 	assert_true(has_line(t, "exec /usr")); /* audit posture: runs, and is recorded */
 	assert_true(has_line(t, "write /home/jovyan/secret"));
-	assert_int_equal(sandbox_policy_audit_plan(&cfg, &paths, &plan, &err), 0);
+	assert_int_equal(sandbox_policy_compile(&cfg, &paths, NULL, NULL, &plan, &err), 0);
 	for (size_t i = 0; i < plan.n_watches; i++) {
 		const struct sandbox_audit_watch *w = &plan.watches[i];
 
@@ -213,7 +214,7 @@ static void test_network(void **state)
 	assert_true(has_line(t, "net-deny udp"));
 	assert_null(strstr(t, "net-deny tcp"));
 	assert_null(strstr(t, "net-deny icmp")); /* no Allow: the posture does not apply */
-	assert_int_equal(sandbox_policy_audit_plan(&cfg, &paths, &plan, &err), 0);
+	assert_int_equal(sandbox_policy_compile(&cfg, &paths, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(plan.net, CONFIG_NET_TCP);
 	sandbox_audit_plan_free(&plan);
 
@@ -225,7 +226,7 @@ static void test_network(void **state)
 	assert_true(has_line(t, "net-deny icmp"));
 	assert_null(strstr(t, "net-deny tcp"));
 	cfg.singleuser.policy.posture_network = CONFIG_POSTURE_AUDIT;
-	assert_int_equal(sandbox_policy_audit_plan(&cfg, &paths, &plan, &err), 0);
+	assert_int_equal(sandbox_policy_compile(&cfg, &paths, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(plan.net, CONFIG_NET_ICMP);
 	sandbox_audit_plan_free(&plan);
 	cfg.singleuser.policy.posture_network = CONFIG_POSTURE_BLOCK;
@@ -270,10 +271,81 @@ static void test_placement(void **state)
 		char *t = NULL;
 		size_t len;
 
-		assert_int_equal(sandbox__policy_text(&cfg, &paths, &t, &len, &e), -EINVAL);
+		assert_int_equal(sandbox_policy_compile(&cfg, &paths, &t, &len, NULL, &e), -EINVAL);
 		assert_null(t);
 		assert_non_null(strstr(e.message, "securityPolicy (line 9): path /tmp/x"));
 	}
+}
+
+/* Audit directories in the home are made before the kernel can watch them:
+ * as the sandbox user, never through a link the user planted. */
+static void test_home_mkdirs(void **state)
+{
+	char home[] = "/tmp/nbw-test-home-XXXXXX", p[PATH_MAX], q[PATH_MAX];
+	struct sandbox_paths hp = paths;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(home));
+	(void)snprintf(hp.home, sizeof(hp.home), "%s", home);
+	assert_int_equal(sandbox_home_mkdirs(&cfg, 2, &hp, "/home/jovyan/a/b"), 0);
+	(void)snprintf(p, sizeof(p), "%s/a/b", home);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	if (geteuid() == 0) { /* made for the sandbox user (chown needs root) */
+		assert_int_equal(st.st_uid, sandbox_host_uid(&cfg, 2));
+		assert_int_equal(st.st_gid, sandbox_host_gid(&cfg, 2));
+	}
+	/* existing: left as it is */
+	assert_int_equal(chmod(p, 0700), 0);
+	assert_int_equal(sandbox_home_mkdirs(&cfg, 2, &hp, "/home/jovyan/a/b"), 0);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	/* a planted link is never followed, whatever it points at */
+	(void)snprintf(q, sizeof(q), "%s/evil", home);
+	assert_int_equal(symlink("/etc", q), 0);
+	{
+		int r = sandbox_home_mkdirs(&cfg, 2, &hp, "/home/jovyan/evil/x");
+
+		assert_true(r == -ELOOP || r == -ENOTDIR); /* O_NOFOLLOW|O_DIRECTORY on a link: ENOTDIR */
+	}
+	assert_int_equal(lstat("/etc/x", &st), -1);
+	/* outside the home, or not a clean path: refused */
+	assert_int_equal(sandbox_home_mkdirs(&cfg, 2, &hp, "/tmp/x"), -EINVAL);
+	assert_int_equal(sandbox_home_mkdirs(&cfg, 2, &hp, "/home/jovyan/../x"), -EINVAL);
+	(void)unlink(q);
+	(void)rmdir(p);
+	(void)snprintf(p, sizeof(p), "%s/a", home);
+	(void)rmdir(p);
+	(void)rmdir(home);
+}
+
+/* One compile gives both the text and the plan, as sandbox_prepare uses it. */
+static void test_compile_both(void **state)
+{
+	struct sandbox_audit_plan plan;
+	struct sandbox_error err = {0};
+	char *t = NULL;
+	size_t len = 0;
+
+	(void)state;
+	rules[0] = (struct config_policy_rule){.section = CONFIG_RULE_PROCESS, .action = CONFIG_ACTION_AUDIT,
+					       .path = "/usr/bin/id"};
+	set_rules(1);
+	assert_int_equal(sandbox_policy_compile(&cfg, &paths, &t, &len, &plan, &err), 0);
+	assert_true(has_line(t, "exec /usr/bin/id"));
+	assert_int_equal(plan.n_watches, 1);
+	assert_string_equal(plan.watches[0].host_path, "/usr/bin/id");
+	assert_int_equal(plan.watches[0].kind, SANDBOX_WATCH_EXEC);
+	free(t);
+	sandbox_audit_plan_free(&plan);
+	assert_null(plan.watches);
+	/* a refused policy gives neither */
+	rules[0].path = "/tmp/x";
+	t = NULL;
+	assert_int_equal(sandbox_policy_compile(&cfg, &paths, &t, &len, &plan, &err), -EINVAL);
+	assert_null(t);
+	assert_int_equal(plan.n_watches, 0);
 }
 
 int main(void)
@@ -285,6 +357,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_audit_and_postures, setup),
 	    cmocka_unit_test_setup(test_network, setup),
 	    cmocka_unit_test_setup(test_placement, setup),
+	    cmocka_unit_test_setup(test_home_mkdirs, setup),
+	    cmocka_unit_test_setup(test_compile_both, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
