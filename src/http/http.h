@@ -129,6 +129,12 @@ void http_stream_end(struct http_req *req);
  * these, or with http_respond*() (e.g. 502/503), which also ends the exchange:
  * after either http_conn_proxy_end() or an http_respond*() the proxy must not
  * touch the connection again. */
+/* Append n bytes to a growing head buffer of NUL-separated strings (request
+ * parser and proxy response head): the buffer grows by doubling from 1 KiB
+ * and *len + n + 1 never exceeds max (-ENOBUFS); at may point into *head.
+ * Not NUL-terminated by itself: append "" with n = 1 to end a string.
+ * -ENOMEM; on any error the buffer is unchanged. */
+int http_head_append(char **head, size_t *len, size_t *cap, size_t max, const char *at, size_t n);
 /* Raw bytes to the client (copied); -EPIPE once the connection is closing. */
 int http_conn_write(struct http_conn *c, const void *data, size_t len);
 /* Bytes queued to the client and not yet written (backpressure). */
@@ -174,5 +180,7 @@ bool http_header_value_valid(const char *value);
 /* Does the comma-separated list (e.g. a Connection header value) contain token
  * (case-insensitive, surrounding whitespace ignored)? */
 bool http_token_list_has(const char *list, size_t len, const char *token);
+/* Strip leading and trailing spaces and tabs in place (a header value's OWS). */
+char *http_ows_trim(char *s);
 /* IMF-fixdate of unix seconds ("Sun, 06 Nov 1994 08:49:37 GMT"); buf >= 30. */
 int http_date_format(int64_t unix_secs, char *buf, size_t size);

@@ -22,35 +22,43 @@ static int rp_fail(struct http__rp *p, int status)
 	return HPE_USER;
 }
 
+int http_head_append(char **head, size_t *len, size_t *cap, size_t max, const char *at, size_t n)
+{
+	/* at may point into *head itself (path and query are copied from the
+	 * target): keep it as an offset across the realloc */
+	bool inside = *head && at >= *head && at < *head + *cap;
+	size_t at_off = inside ? (size_t)(at - *head) : 0;
+	size_t need;
+
+	/* need = *len + n + 1 must not exceed max (and must not wrap) */
+	if (n >= max || *len >= max - n)
+		return -ENOBUFS;
+	need = *len + n + 1;
+	if (need > *cap) {
+		size_t c = *cap ? *cap : 1024;
+		char *p;
+
+		while (c < need)
+			c *= 2;
+		p = realloc(*head, c);
+		if (!p)
+			return -ENOMEM;
+		*head = p;
+		*cap = c;
+		if (inside)
+			at = *head + at_off;
+	}
+	memcpy(*head + *len, at, n);
+	*len += n;
+	return 0;
+}
+
 /* Append to the head; the raw-byte bound keeps it below max_header, the
  * check here is the belt to those braces. */
 static int head_append(struct http__rp *p, const char *at, size_t len)
 {
-	size_t need = p->head_len + len + 1;
-	/* at may point into head itself (path and query are copied from the
-	 * target): keep it as an offset across the realloc */
-	bool inside = p->head && at >= p->head && at < p->head + p->head_cap;
-	size_t at_off = inside ? (size_t)(at - p->head) : 0;
-
-	if (need > (size_t)p->max_header + HTTP_MAX_URL + 64)
-		return -ENOBUFS;
-	if (need > p->head_cap) {
-		size_t cap = p->head_cap ? p->head_cap : 1024;
-		char *n;
-
-		while (cap < need)
-			cap *= 2;
-		n = realloc(p->head, cap);
-		if (!n)
-			return -ENOMEM;
-		p->head = n;
-		p->head_cap = cap;
-		if (inside)
-			at = p->head + at_off;
-	}
-	memcpy(p->head + p->head_len, at, len);
-	p->head_len += len;
-	return 0;
+	return http_head_append(&p->head, &p->head_len, &p->head_cap, (size_t)p->max_header + HTTP_MAX_URL + 64, at,
+				len);
 }
 
 static int head_terminate(struct http__rp *p)
@@ -139,18 +147,6 @@ static int on_header_value_complete(llhttp_t *ll)
 	return 0;
 }
 
-static char *trim(char *s)
-{
-	size_t n;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = '\0';
-	return s;
-}
-
 static int on_headers_complete(llhttp_t *ll)
 {
 	struct http__rp *p = rp_of(ll);
@@ -188,7 +184,7 @@ static int on_headers_complete(llhttp_t *ll)
 		struct http_header *h = &p->headers[i];
 
 		h->name = p->head + p->hdr[i][0];
-		h->value = trim(p->head + p->hdr[i][1]);
+		h->value = http_ows_trim(p->head + p->hdr[i][1]);
 		if (!http_header_name_valid(h->name) || !http_header_value_valid(h->value))
 			return rp_fail(p, 400);
 		if (strcasecmp(h->name, "Host") == 0) {

@@ -212,6 +212,18 @@ static bool is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
+char *http_ows_trim(char *s)
+{
+	size_t n;
+
+	while (is_ows(*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && is_ows(s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
 /* Iterate "name=value" pairs of a Cookie header (separator ';'), trimmed. */
 struct cookie_iter {
 	const char *p, *end;

@@ -699,28 +699,10 @@ static int build_request_head(struct proxy *p, struct http_req *req, struct nbw_
 
 static int rh_append(struct proxy *p, const char *at, size_t len)
 {
-	size_t need = p->rhead_len + len + 1;
-
-	if (need > PROXY_MAX_RESP_HEAD) {
+	if (http_head_append(&p->rhead, &p->rhead_len, &p->rhead_cap, PROXY_MAX_RESP_HEAD, at, len) < 0) {
 		p->resp_error = true;
 		return -1;
 	}
-	if (need > p->rhead_cap) {
-		size_t cap = p->rhead_cap ? p->rhead_cap : 1024;
-		char *n;
-
-		while (cap < need)
-			cap *= 2;
-		n = realloc(p->rhead, cap);
-		if (!n) {
-			p->resp_error = true;
-			return -1;
-		}
-		p->rhead = n;
-		p->rhead_cap = cap;
-	}
-	memcpy(p->rhead + p->rhead_len, at, len);
-	p->rhead_len += len;
 	return 0;
 }
 
@@ -810,23 +792,11 @@ static int r_on_value_complete(llhttp_t *ll)
 	return 0;
 }
 
-static char *trim(char *s)
-{
-	size_t n;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = '\0';
-	return s;
-}
-
 static const char *rhdr_get(struct proxy *p, const char *name)
 {
 	for (size_t i = 0; i < p->n_rhdr; i++)
 		if (strcasecmp(p->rhead + p->rhdr[i][0], name) == 0)
-			return trim(p->rhead + p->rhdr[i][1]);
+			return http_ows_trim(p->rhead + p->rhdr[i][1]);
 	return NULL;
 }
 
@@ -879,7 +849,7 @@ static int send_response_head(struct proxy *p, int status)
 
 	for (size_t i = 0; i < p->n_rhdr; i++) {
 		const char *name = p->rhead + p->rhdr[i][0];
-		const char *value = trim(p->rhead + p->rhdr[i][1]);
+		const char *value = http_ows_trim(p->rhead + p->rhdr[i][1]);
 
 		if (is_hop_by_hop(name))
 			continue;

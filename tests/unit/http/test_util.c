@@ -1,4 +1,6 @@
 /* http pure helpers with evil inputs. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test.h"
@@ -168,6 +170,52 @@ static void test_date(void **state)
 	assert_true(http_date_format(784111777, buf, 10) < 0);
 }
 
+static void test_ows_trim(void **state)
+{
+	char a[] = " \t value \t", b[] = "", c[] = " \t ", d[] = "a b";
+
+	assert_string_equal(http_ows_trim(a), "value");
+	assert_string_equal(http_ows_trim(b), "");
+	assert_string_equal(http_ows_trim(c), "");
+	assert_string_equal(http_ows_trim(d), "a b");
+}
+
+static void test_head_append(void **state)
+{
+	char *head = NULL;
+	size_t len = 0, cap = 0;
+	char big[2048];
+
+	memset(big, 'x', sizeof(big));
+	/* strings separated by NULs, the first allocation is 1 KiB */
+	assert_int_equal(http_head_append(&head, &len, &cap, 4096, "abc", 3), 0);
+	assert_int_equal(http_head_append(&head, &len, &cap, 4096, "", 1), 0);
+	assert_int_equal(len, 4);
+	assert_int_equal(cap, 1024);
+	assert_string_equal(head, "abc");
+	/* from inside the buffer, across a realloc (1024 -> 2048) */
+	assert_int_equal(http_head_append(&head, &len, &cap, 4096, big, 1100), 0);
+	assert_int_equal(cap, 2048);
+	assert_int_equal(http_head_append(&head, &len, &cap, 4096, head, 4), 0);
+	assert_int_equal(cap, 2048);
+	assert_int_equal(len, 1108);
+	assert_memory_equal(head + 1104, "abc", 4);
+	assert_int_equal(http_head_append(&head, &len, &cap, 4096, head + 4, 1100), 0);
+	assert_int_equal(cap, 4096);
+	assert_memory_equal(head + 1108, big, 1100);
+	/* the bound: len + n + 1 <= max, the buffer unchanged on refusal */
+	assert_int_equal(len, 2208);
+	assert_int_equal(http_head_append(&head, &len, &cap, 4096, big, 1888), -ENOBUFS);
+	assert_int_equal(len, 2208);
+	assert_int_equal(http_head_append(&head, &len, &cap, 4096, big, 1887), 0);
+	assert_int_equal(len, 4095);
+	assert_int_equal(http_head_append(&head, &len, &cap, 4096, "", 1), -ENOBUFS);
+	assert_int_equal(http_head_append(&head, &len, &cap, 4096, big, SIZE_MAX), -ENOBUFS);
+	assert_int_equal(http_head_append(&head, &len, &cap, 0, "", 0), -ENOBUFS);
+	assert_int_equal(len, 4095);
+	free(head);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,7 +223,8 @@ int main(void)
 	    cmocka_unit_test(test_html_escape),	  cmocka_unit_test(test_status_text),
 	    cmocka_unit_test(test_cookie_get),	  cmocka_unit_test(test_cookie_filter),
 	    cmocka_unit_test(test_header_checks), cmocka_unit_test(test_token_list),
-	    cmocka_unit_test(test_date),
+	    cmocka_unit_test(test_date),	  cmocka_unit_test(test_ows_trim),
+	    cmocka_unit_test(test_head_append),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
