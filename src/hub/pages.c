@@ -705,57 +705,42 @@ static void spawn_pending_get(struct hub *h, struct http_req *req)
 	page_send(req, &p, 200);
 }
 
+/* A GET never starts, stops or opens anything: back to the home page. */
+static void redirect_home(struct hub *h, struct http_req *req)
+{
+	http_redirect(req, "/hub/home");
+}
+
+/* GET or POST to its handler; other methods, or one without a handler, 405. */
+static void by_method(struct hub *h, struct http_req *req, void (*get)(struct hub *, struct http_req *),
+		      void (*post)(struct hub *, struct http_req *))
+{
+	if (get && strcmp(req->method, "GET") == 0)
+		get(h, req);
+	else if (post && strcmp(req->method, "POST") == 0)
+		post(h, req);
+	else
+		hub__page_error(h, req, 405, "Method not allowed");
+}
+
 void hub__pages_dispatch(struct hub *h, struct http_req *req)
 {
 	const char *path = req->path;
-	bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
 
-	if (strcmp(path, "/hub/login") == 0) {
-		if (get)
-			login_get(h, req);
-		else if (post)
-			login_post(h, req);
-		else
-			hub__page_error(h, req, 405, "Method not allowed");
-	} else if (strcmp(path, "/hub/logout") == 0) {
-		if (get)
-			logout_get(h, req);
-		else if (post)
-			logout_post(h, req);
-		else
-			hub__page_error(h, req, 405, "Method not allowed");
-	} else if (strcmp(path, "/hub/home") == 0) {
-		if (get)
-			home_get(h, req);
-		else
-			hub__page_error(h, req, 405, "Method not allowed");
-	} else if (strcmp(path, "/hub/spawn") == 0 || str_has_prefix(path, "/hub/spawn/")) {
-		if (post)
-			spawn_post(h, req);
-		else if (get)
-			http_redirect(req, "/hub/home"); /* a GET never starts anything */
-		else
-			hub__page_error(h, req, 405, "Method not allowed");
-	} else if (strcmp(path, "/hub/stop") == 0 || str_has_prefix(path, "/hub/stop/")) {
-		if (post)
-			stop_post(h, req);
-		else if (get)
-			http_redirect(req, "/hub/home");
-		else
-			hub__page_error(h, req, 405, "Method not allowed");
-	} else if (strcmp(path, "/hub/open-server") == 0) {
-		if (post)
-			open_server_post(h, req);
-		else if (get)
-			http_redirect(req, "/hub/home"); /* a GET never opens anything */
-		else
-			hub__page_error(h, req, 405, "Method not allowed");
-	} else if (str_has_prefix(path, "/hub/spawn-pending/")) {
-		if (get)
-			spawn_pending_get(h, req);
-		else
-			hub__page_error(h, req, 405, "Method not allowed");
-	} else {
+	if (strcmp(path, "/hub/login") == 0)
+		by_method(h, req, login_get, login_post);
+	else if (strcmp(path, "/hub/logout") == 0)
+		by_method(h, req, logout_get, logout_post);
+	else if (strcmp(path, "/hub/home") == 0)
+		by_method(h, req, home_get, NULL);
+	else if (strcmp(path, "/hub/spawn") == 0 || str_has_prefix(path, "/hub/spawn/"))
+		by_method(h, req, redirect_home, spawn_post);
+	else if (strcmp(path, "/hub/stop") == 0 || str_has_prefix(path, "/hub/stop/"))
+		by_method(h, req, redirect_home, stop_post);
+	else if (strcmp(path, "/hub/open-server") == 0)
+		by_method(h, req, redirect_home, open_server_post);
+	else if (str_has_prefix(path, "/hub/spawn-pending/"))
+		by_method(h, req, spawn_pending_get, NULL);
+	else
 		hub__page_error(h, req, 404, "Not found");
-	}
 }
