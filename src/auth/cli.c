@@ -75,10 +75,14 @@ static int read_password(FILE *in, char *buf, size_t size, size_t *ret_len)
 	return 0;
 }
 
+/* libsodium first (hashing needs it), then the database. */
 static int open_store(const char *db_path, struct store **ret)
 {
-	int r = store_open(db_path, ret);
+	int r = auth_init();
 
+	if (r < 0)
+		return log_error_errno(r, "Failed to initialise libsodium");
+	r = store_open(db_path, ret);
 	if (r == -EPROTO)
 		return log_error_errno(r, "Database '%s' was written by a newer nbwarden", db_path);
 	if (r < 0)
@@ -109,9 +113,6 @@ int auth_cli_user_add(const char *db_path, const char *name, bool admin, FILE *p
 		return r;
 	if (!db_path || !password_in)
 		return log_error_errno(-EINVAL, "user-add: missing database path or password input");
-	r = auth_init();
-	if (r < 0)
-		return log_error_errno(r, "Failed to initialise libsodium");
 	r = open_store(db_path, &s);
 	if (r < 0)
 		return r;
@@ -169,9 +170,6 @@ int auth_cli_token_issue(const char *db_path, const char *name, int64_t expires_
 		return cli_fail(-EINVAL, "Invalid expiry: %lld seconds", (long long)expires_in);
 	if (expires_in > 0)
 		expires_at = now + expires_in;
-	r = auth_init();
-	if (r < 0)
-		return log_error_errno(r, "Failed to initialise libsodium");
 	r = open_store(db_path, &s);
 	if (r < 0)
 		return r;
