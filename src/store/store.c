@@ -160,6 +160,28 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 	return 0;
 }
 
+/* Step a statement that returns at most one row: 0 on a row, -ENOENT on none. */
+static int step_row(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return store_err(s, sqlite3_extended_errcode(s->db), what);
+	return 0;
+}
+
+/* Step an UPDATE or DELETE: -ENOENT when it changed no row. */
+static int exec_changed(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int r = exec_stmt(s, st, what);
+
+	if (r < 0)
+		return r;
+	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
 static int exec_simple(struct store *s, enum stmt_id id)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -389,17 +411,14 @@ int store_user_set_password(struct store *s, const char *name, const char *pwhas
 		return r;
 	bind_text(st, 1, name);
 	bind_text(st, 2, pwhash ? pwhash : "");
-	r = exec_stmt(s, st, "set password");
-	if (r < 0)
-		return r;
-	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+	return exec_changed(s, st, "set password");
 }
 
 int store_user_get(struct store *s, const char *name, struct store_user *ret, char *pwhash_out, size_t pwhash_size)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	struct store_user u = {};
-	int r, rc;
+	int r;
 
 	if (!s || !name)
 		return -EINVAL;
@@ -407,11 +426,9 @@ int store_user_get(struct store *s, const char *name, struct store_user *ret, ch
 	if (r < 0)
 		return r;
 	bind_text(st, 1, name);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return store_err(s, sqlite3_extended_errcode(s->db), "get user");
+	r = step_row(s, st, "get user");
+	if (r < 0)
+		return r;
 	u.id = sqlite3_column_int64(st, 0);
 	if (copy_col(st, 1, u.name, sizeof(u.name)) < 0)
 		return -EIO;
@@ -442,10 +459,7 @@ int store_user_touch(struct store *s, const char *name, int64_t ts)
 		return r;
 	bind_text(st, 1, name);
 	sqlite3_bind_int64(st, 2, ts);
-	r = exec_stmt(s, st, "touch user");
-	if (r < 0)
-		return r;
-	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+	return exec_changed(s, st, "touch user");
 }
 
 /* ---- sessions ---- */
@@ -486,7 +500,7 @@ int store_session_get(struct store *s, const char *id_hash, int64_t now, struct 
 {
 	struct store_session sess = {};
 	bool dead;
-	int r, rc;
+	int r;
 
 	if (!s || !id_hash)
 		return -EINVAL;
@@ -499,11 +513,9 @@ int store_session_get(struct store *s, const char *id_hash, int64_t now, struct 
 		if (r < 0)
 			return r;
 		bind_text(st, 1, id_hash);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			return -ENOENT;
-		if (rc != SQLITE_ROW)
-			return store_err(s, sqlite3_extended_errcode(s->db), "get session");
+		r = step_row(s, st, "get session");
+		if (r < 0)
+			return r;
 		if (copy_col(st, 0, sess.user, sizeof(sess.user)) < 0 ||
 		    copy_col(st, 2, sess.server, sizeof(sess.server)) < 0 ||
 		    copy_col(st, 3, sess.parent_hash, sizeof(sess.parent_hash)) < 0 ||
@@ -604,7 +616,7 @@ int store_token_get(struct store *s, const char *hash, int64_t now, struct store
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	struct store_token t = {};
-	int r, rc;
+	int r;
 
 	if (!s || !hash)
 		return -EINVAL;
@@ -614,11 +626,9 @@ int store_token_get(struct store *s, const char *hash, int64_t now, struct store
 	if (r < 0)
 		return r;
 	bind_text(st, 1, hash);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return store_err(s, sqlite3_extended_errcode(s->db), "get token");
+	r = step_row(s, st, "get token");
+	if (r < 0)
+		return r;
 	t.id = sqlite3_column_int64(st, 0);
 	if (copy_col(st, 1, t.user, sizeof(t.user)) < 0 || copy_col(st, 2, t.prefix, sizeof(t.prefix)) < 0 ||
 	    copy_col(st, 5, t.note, sizeof(t.note)) < 0)
