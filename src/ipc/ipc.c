@@ -76,6 +76,7 @@ static bool user_ok(const char *s, size_t size, bool may_be_empty)
 }
 
 #define IP_CHARS "0123456789abcdefABCDEF:.[]"
+#define PROFILE_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-_"
 #define HEX_CHARS "0123456789abcdef"
 #define KERNEL_CHARS "0123456789abcdefABCDEF-"
 
@@ -118,7 +119,7 @@ int ipc_validate(uint32_t type, const void *payload, size_t len)
 			return -EBADMSG;
 		if (!user_ok(m->user, sizeof(m->user), false) || !user_ok(m->actor, sizeof(m->actor), false) ||
 		    !charset_ok(m->ip, sizeof(m->ip), IP_CHARS) ||
-		    !charset_ok(m->profile, sizeof(m->profile), "abcdefghijklmnopqrstuvwxyz0123456789-_"))
+		    !charset_ok(m->profile, sizeof(m->profile), PROFILE_CHARS))
 			return -EBADMSG;
 		return 0;
 	}
@@ -148,7 +149,7 @@ int ipc_validate(uint32_t type, const void *payload, size_t len)
 		if (len != sizeof(*m) || !user_ok(m->user, sizeof(m->user), false) || m->percent > 100 ||
 		    (m->state != IPC_STATE_PENDING && m->state != IPC_STATE_READY) ||
 		    !text_ok(m->token, sizeof(m->token)) || !text_ok(m->socket_path, sizeof(m->socket_path)) ||
-		    !charset_ok(m->profile, sizeof(m->profile), "abcdefghijklmnopqrstuvwxyz0123456789-_"))
+		    !charset_ok(m->profile, sizeof(m->profile), PROFILE_CHARS))
 			return -EBADMSG;
 		if (type == IPC_READY && m->state != IPC_STATE_READY)
 			return -EBADMSG;
