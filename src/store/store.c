@@ -519,8 +519,10 @@ int store_session_get(struct store *s, const char *id_hash, int64_t now, struct 
 		if (copy_col(st, 0, sess.user, sizeof(sess.user)) < 0 ||
 		    copy_col(st, 2, sess.server, sizeof(sess.server)) < 0 ||
 		    copy_col(st, 3, sess.parent_hash, sizeof(sess.parent_hash)) < 0 ||
-		    copy_col(st, 4, sess.xsrf, sizeof(sess.xsrf)) < 0)
+		    copy_col(st, 4, sess.xsrf, sizeof(sess.xsrf)) < 0) {
+			explicit_bzero(&sess, sizeof(sess)); /* what was copied may hold the XSRF value */
 			return -EIO;
+		}
 		sess.kind = sqlite3_column_int(st, 1);
 		sess.expires = sqlite3_column_int64(st, 5);
 		dead = sess.expires <= now;
