@@ -115,29 +115,47 @@ def finish_daemon(d, expect_clean=True):
     return problems
 
 
-@pytest.fixture(scope="session")
-def _main_daemon():
-    d = new_daemon("main", {
-        "audit": {"code_max_bytes": 256},
-        "singleuser": {"pids": {"limit": 300}, "memory": {"limit": "1G"}, "cpu": {"limit": 1}},
-    })
-    tag = nbw.run_tag()
-    d.alice, d.bob, d.admin = f"alice-{tag}", f"bob-{tag}", f"carol-admin-{tag}"
+def start_own_daemon(label, settings=None, users=(), admins=(), servers=False):
+    """A started daemon of a fixture's own (new_daemon, configured from settings: lists of
+    mappings such as singleuser.profileList are written as JSON), with each of users added
+    (admin if in admins) and given a token, d.users[name]["token"]; with servers, each user's
+    server is started too. On any failure everything of the daemon is killed and the error raised.
+    Stop it with stop_own_daemon."""
+    d = new_daemon(label, settings)
     d.write_config()
     try:
         d.start()
-        d.add_user(d.alice)
-        d.add_user(d.bob)
-        d.add_user(d.admin, admin=True)
-        for u in (d.alice, d.bob, d.admin):
+        for u in users:
+            d.add_user(u, admin=u in admins)
+        for u in users:
             d.users[u]["token"] = d.issue_token(u)
+        if servers:
+            for u in users:
+                d.ensure_server(u, d.users[u]["token"])
     except BaseException:
         d.kill_everything()
         raise
-    yield d
+    return d
+
+
+def stop_own_daemon(d, what):
+    """The teardown of a start_own_daemon fixture: finish_daemon, any problem fails the test."""
     problems = finish_daemon(d)
     if problems:
-        pytest.fail("shared daemon teardown:\n  " + "\n  ".join(problems))
+        pytest.fail(f"{what} teardown:\n  " + "\n  ".join(problems))
+
+
+@pytest.fixture(scope="session")
+def _main_daemon():
+    tag = nbw.run_tag()
+    alice, bob, admin = f"alice-{tag}", f"bob-{tag}", f"carol-admin-{tag}"
+    d = start_own_daemon("main", {
+        "audit": {"code_max_bytes": 256},
+        "singleuser": {"pids": {"limit": 300}, "memory": {"limit": "1G"}, "cpu": {"limit": 1}},
+    }, users=(alice, bob, admin), admins=(admin,))
+    d.alice, d.bob, d.admin = alice, bob, admin
+    yield d
+    stop_own_daemon(d, "shared daemon")
 
 
 @pytest.fixture
@@ -151,6 +169,23 @@ def hub(_main_daemon):
 
 def token_of(d, user):
     return d.users[user]["token"]
+
+
+def alice_kernel(d, code):
+    """For a module's `kernel` fixture: a kernel channel of alice's on the shared daemon d (started
+    again and her server spawned if need be) in which code has run without error; (ws, run_cell dict)."""
+    if not d.running():
+        d.start()
+    tok = token_of(d, d.alice)
+    d.ensure_server(d.alice, tok)
+    ws = nbw.open_channels(d, d.alice, nbw.create_kernel(d, d.alice, token=tok), token=tok)
+    try:
+        out = nbw.run_cell(ws, code)
+        assert out["error"] is None, out
+    except BaseException:
+        ws.close()
+        raise
+    return ws, out
 
 
 @pytest.fixture

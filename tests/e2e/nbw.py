@@ -21,6 +21,7 @@ import urllib.parse
 import uuid
 
 import requests
+import websocket
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RUNC_ROOT = "/run/nbwarden/runc"
@@ -64,6 +65,8 @@ def to_yaml(d, indent=0):
         if isinstance(v, dict):
             out.append(f"{pad}{k}:")
             out.append(to_yaml(v, indent + 1))
+        elif isinstance(v, (list, tuple)) and any(isinstance(i, (dict, list, tuple)) for i in v):
+            out.append(f"{pad}{k}: {json.dumps(v)}")  # JSON is YAML flow: e.g. singleuser.profileList
         elif isinstance(v, (list, tuple)):
             out.append(f"{pad}{k}:")
             for item in v:
@@ -384,6 +387,42 @@ def run_cell(ws, code, timeout=60):
         elif t == "execute_reply":
             out["reply"] = c
     return out
+
+
+def create_kernel(hub, user, sess=None, token=None):
+    url = hub.url + f"/user/{user}/api/kernels"
+    if sess is not None:
+        xsrf = None
+        for c in sess.cookies:
+            if c.name == "_xsrf" and c.path.startswith(f"/user/{user}"):
+                xsrf = c.value
+        xsrf = xsrf or sess.cookies.get("_xsrf")
+        r = sess.post(url, json={"name": "python3"}, headers={"X-XSRFToken": xsrf or ""}, allow_redirects=False)
+    else:
+        r = requests.post(url, json={"name": "python3"}, headers={"Authorization": f"token {token}"},
+                          timeout=60, allow_redirects=False)
+    assert r.status_code == 201, f"POST /user/{user}/api/kernels: {r.status_code} {r.text[:300]}"
+    return r.json()["id"]
+
+
+def open_channels(hub, user, kid, token=None, cookie=None, origin=None):
+    url = ws_url(hub.url) + f"/user/{user}/api/kernels/{kid}/channels"
+    header = [f"Authorization: token {token}"] if token else []
+    kw = {"header": header, "timeout": 60}
+    if cookie:
+        kw["cookie"] = cookie
+    if origin:
+        kw["origin"] = origin
+    return websocket.create_connection(url, **kw)
+
+
+def run_in_new_kernel(hub, user, code, token=None, timeout=60):
+    """run_cell(code) in a new kernel of user's server, the channel closed after; the run_cell dict."""
+    ws = open_channels(hub, user, create_kernel(hub, user, token=token), token=token)
+    try:
+        return run_cell(ws, code, timeout=timeout)
+    finally:
+        ws.close()
 
 
 def sha256_hex(s):

@@ -7,10 +7,10 @@ import time
 import urllib.parse
 
 import pytest
-import websocket
 
 import nbw
 from conftest import token_of
+from nbw import create_kernel, open_channels, run_in_new_kernel  # noqa: F401 (imported from here too)
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 # readiness must be noticed within 50 ms of the server accepting; allow 50 ms more for the
@@ -211,33 +211,6 @@ def test_jupyter_token_never_reaches_client(hub, alice_server, alice_browser):
     assert r.status_code == 403
 
 
-def create_kernel(hub, user, sess=None, token=None):
-    url = hub.url + f"/user/{user}/api/kernels"
-    if sess is not None:
-        xsrf = None
-        for c in sess.cookies:
-            if c.name == "_xsrf" and c.path.startswith(f"/user/{user}"):
-                xsrf = c.value
-        xsrf = xsrf or sess.cookies.get("_xsrf")
-        r = sess.post(url, json={"name": "python3"}, headers={"X-XSRFToken": xsrf or ""}, allow_redirects=False)
-    else:
-        r = nbw.requests.post(url, json={"name": "python3"}, headers={"Authorization": f"token {token}"},
-                              timeout=60, allow_redirects=False)
-    assert r.status_code == 201, f"POST /user/{user}/api/kernels: {r.status_code} {r.text[:300]}"
-    return r.json()["id"]
-
-
-def open_channels(hub, user, kid, token=None, cookie=None, origin=None):
-    url = nbw.ws_url(hub.url) + f"/user/{user}/api/kernels/{kid}/channels"
-    header = [f"Authorization: token {token}"] if token else []
-    kw = {"header": header, "timeout": 60}
-    if cookie:
-        kw["cookie"] = cookie
-    if origin:
-        kw["origin"] = origin
-    return websocket.create_connection(url, **kw)
-
-
 def test_kernel_execute_with_cookies(hub, alice_server, alice_browser):
     user = hub.alice
     alice_browser.get(hub.url + f"/user/{user}/tree")  # browser flow: gets the server cookie
@@ -333,12 +306,7 @@ print(json.dumps(f))
 
 def test_sandbox_from_inside(hub, bob_server):
     user, tok = hub.bob, token_of(hub, hub.bob)
-    kid = create_kernel(hub, user, token=tok)
-    ws = open_channels(hub, user, kid, token=tok)
-    try:
-        out = nbw.run_cell(ws, FACTS)
-    finally:
-        ws.close()
+    out = run_in_new_kernel(hub, user, FACTS, token=tok)
     assert out["error"] is None, out
     f = json.loads(out["stdout"])
     problems = []
@@ -407,12 +375,7 @@ def test_sandbox_cannot_see_host_or_other_users(hub, alice_server, bob_server):
     code = (BREAKOUT.replace("STATE_DIR", repr(hub.state_dir))
             .replace("OTHER_HOME", repr(os.path.join(hub.state_dir, "homes", hub.alice)))
             .replace("HUB_PORT", str(hub.port)))
-    kid = create_kernel(hub, user, token=tok)
-    ws = open_channels(hub, user, kid, token=tok)
-    try:
-        out = nbw.run_cell(ws, code)
-    finally:
-        ws.close()
+    out = run_in_new_kernel(hub, user, code, token=tok)
     assert out["error"] is None, out
     r = json.loads(out["stdout"])
     assert r == {"state_dir_visible": False, "other_home_visible": False, "tmp_e2e_visible": [],

@@ -17,8 +17,7 @@ import time
 import pytest
 
 import nbw
-from conftest import token_of
-from test_40_spawn import create_kernel, open_channels
+from conftest import alice_kernel
 
 EPERM, ENOSYS = 1, 38
 
@@ -108,15 +107,7 @@ def run_on_host_unprivileged(code):
 
 @pytest.fixture(scope="module")
 def kernel(_main_daemon):
-    hub = _main_daemon
-    if not hub.running():
-        hub.start()
-    hub.ensure_server(hub.alice, token_of(hub, hub.alice))
-    tok = token_of(hub, hub.alice)
-    kid = create_kernel(hub, hub.alice, token=tok)
-    ws = open_channels(hub, hub.alice, kid, token=tok)
-    out = nbw.run_cell(ws, PRELUDE + "print(os.getpid())")
-    assert out["error"] is None, out
+    ws, out = alice_kernel(_main_daemon, PRELUDE + "print(os.getpid())")
     ws.kernel_pid = int(out["stdout"].split()[-1])
     out = nbw.run_cell(ws, "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('Seccomp')])")
     # ['2', N]: filter mode; N filters. The logging copy of the profile (SECCOMP_FILTER_FLAG_LOG) is the

@@ -17,8 +17,7 @@ import tempfile
 import pytest
 
 import nbw
-from conftest import token_of
-from test_40_spawn import create_kernel, open_channels
+from conftest import alice_kernel, token_of
 
 MESSAGE = "Shell commands are disabled in this environment. Use Python libraries instead."
 
@@ -150,15 +149,7 @@ def run_on_host_unprivileged(code):
 
 @pytest.fixture(scope="module")
 def kernel(_main_daemon):
-    hub = _main_daemon
-    if not hub.running():
-        hub.start()
-    hub.ensure_server(hub.alice, token_of(hub, hub.alice))
-    tok = token_of(hub, hub.alice)
-    kid = create_kernel(hub, hub.alice, token=tok)
-    ws = open_channels(hub, hub.alice, kid, token=tok)
-    out = nbw.run_cell(ws, PRELUDE)
-    assert out["error"] is None, out
+    ws, _ = alice_kernel(_main_daemon, PRELUDE)
     yield ws
     ws.close()
 

@@ -17,8 +17,7 @@ import time
 import pytest
 
 import nbw
-from conftest import finish_daemon, new_daemon
-from test_40_spawn import create_kernel, open_channels
+from conftest import start_own_daemon, stop_own_daemon, token_of
 from test_80_errors import spawn_expect_failure, start_with_user
 
 CAPACITY = 64 << 20
@@ -46,41 +45,22 @@ def fill(path, mb):
 
 @pytest.fixture(scope="module")
 def storage():
-    d = new_daemon("storage", {"singleuser": {"storage": {"capacity": "64M"}}})
     tag = nbw.run_tag()
-    d.dana, d.eve = f"dana-{tag}", f"eve-{tag}"
-    d.write_config()
-    try:
-        d.start()
-        for u in (d.dana, d.eve):
-            d.add_user(u)
-            d.users[u]["token"] = d.issue_token(u)
-    except BaseException:
-        d.kill_everything()
-        raise
+    dana, eve = f"dana-{tag}", f"eve-{tag}"
+    d = start_own_daemon("storage", {"singleuser": {"storage": {"capacity": "64M"}}}, users=(dana, eve))
+    d.dana, d.eve = dana, eve
     yield d
-    problems = finish_daemon(d)
-    if problems:
-        pytest.fail("storage daemon teardown:\n  " + "\n  ".join(problems))
-
-
-def tok(d, u):
-    return d.users[u]["token"]
+    stop_own_daemon(d, "storage daemon")
 
 
 def running(d, u):
     if not d.running():
         d.start()
-    return d.ensure_server(u, tok(d, u))
+    return d.ensure_server(u, token_of(d, u))
 
 
 def cell(d, user, code, timeout=120):
-    kid = create_kernel(d, user, token=tok(d, user))
-    ws = open_channels(d, user, kid, token=tok(d, user))
-    try:
-        out = nbw.run_cell(ws, code, timeout=timeout)
-    finally:
-        ws.close()
+    out = nbw.run_in_new_kernel(d, user, code, token=token_of(d, user), timeout=timeout)
     assert out["error"] is None, f"cell failed: {out}"
     return out["stdout"].strip()
 
@@ -178,7 +158,7 @@ def test_full_volume_gives_enospc_and_one_warning_per_crossing(storage):
     out = cell(d, u, FILL_CODE + "print(fill('/home/jovyan/fill2', 64))")
     assert out.startswith("ERR ENOSPC"), out
     # ...and nothing else breaks: the contents API, the running kernel, a new kernel.
-    r = nbw.requests.get(d.url + f"/user/{u}/api/contents", headers={"Authorization": f"token {tok(d, u)}"},
+    r = nbw.requests.get(d.url + f"/user/{u}/api/contents", headers={"Authorization": f"token {token_of(d, u)}"},
                          timeout=30)
     assert r.status_code == 200, r.status_code
     assert "fill1" in [x["name"] for x in r.json()["content"]]
@@ -221,12 +201,12 @@ def test_data_survives_stop_and_start(storage):
     d, u = storage, storage.dana
     running(d, u)
     marker = nbw._secrets.token_hex(8)
-    h = {"Authorization": f"token {tok(d, u)}"}
+    h = {"Authorization": f"token {token_of(d, u)}"}
     r = nbw.requests.put(d.url + f"/user/{u}/api/contents/keep.txt", headers=h, timeout=30,
                          json={"type": "file", "format": "text", "content": marker})
     assert r.status_code in (200, 201), (r.status_code, r.text[:300])
     ino = os.stat(image_of(d, u)).st_ino
-    d.stop_server(u, tok(d, u))
+    d.stop_server(u, token_of(d, u))
     nbw.wait_until(lambda: mount_of(home_of(d, u)) is None, 15, what="home unmounted after stop")
     assert not loops_backed_by(image_of(d, u)), "loop device left after the server stopped"
     assert os.listdir(home_of(d, u)) == [], "the mount point underneath is not empty"

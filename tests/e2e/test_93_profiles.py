@@ -9,7 +9,6 @@ that profile's sandboxes its devices. The global limits (1G, 1 core, 300 pids) d
 every profile's, so a profile that was not applied cannot pass.
 """
 
-import json
 import os
 import signal
 import stat
@@ -17,8 +16,8 @@ import stat
 import pytest
 
 import nbw
-from conftest import finish_daemon, new_daemon
-from test_40_spawn import cgroup_file, create_kernel, open_channels
+from conftest import start_own_daemon, stop_own_daemon, token_of
+from test_40_spawn import cgroup_file
 
 # A stand-in for a GPU node: a character device (1,3: the null device) under a
 # name only this test uses, created on the host for the module and removed after.
@@ -45,26 +44,14 @@ def device():
 
 @pytest.fixture(scope="module")
 def prof(device):
-    d = new_daemon("profiles", {
-        "singleuser": {"pids": {"limit": 300}, "memory": {"limit": "1G"}, "cpu": {"limit": 1}},
-    })
-    d.user = f"pia-{nbw.run_tag()}"
-    text = nbw.to_yaml(d.settings) + "\n"
-    assert "\nsingleuser:\n" in "\n" + text
-    text = ("\n" + text).replace("\nsingleuser:\n", "\nsingleuser:\n  profileList: " + json.dumps(PROFILES) + "\n",
-                                 1)[1:]
-    d.write_config(text)
-    try:
-        d.start()
-        d.add_user(d.user)
-        d.tok = d.issue_token(d.user)
-    except BaseException:
-        d.kill_everything()
-        raise
+    user = f"pia-{nbw.run_tag()}"
+    d = start_own_daemon("profiles", {
+        "singleuser": {"pids": {"limit": 300}, "memory": {"limit": "1G"}, "cpu": {"limit": 1},
+                       "profileList": PROFILES},
+    }, users=(user,))
+    d.user, d.tok = user, token_of(d, user)
     yield d
-    problems = finish_daemon(d)
-    if problems:
-        pytest.fail("profiles daemon teardown:\n  " + "\n  ".join(problems))
+    stop_own_daemon(d, "profiles daemon")
 
 
 def limits(d):
@@ -96,12 +83,7 @@ except OSError as e:
 
 
 def device_seen(d):
-    kid = create_kernel(d, d.user, token=d.tok)
-    ws = open_channels(d, d.user, kid, token=d.tok)
-    try:
-        out = nbw.run_cell(ws, DEVICE_PROBE)
-    finally:
-        ws.close()
+    out = nbw.run_in_new_kernel(d, d.user, DEVICE_PROBE, token=d.tok)
     assert out["error"] is None, out
     return [l for l in out["stdout"].splitlines() if l.startswith("DEVICE")][-1]
 

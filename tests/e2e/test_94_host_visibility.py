@@ -13,8 +13,7 @@ import subprocess
 import pytest
 
 import nbw
-from conftest import token_of
-from test_40_spawn import create_kernel, open_channels
+from conftest import alice_kernel
 
 PRELUDE = r'''
 import os, errno, socket, ctypes
@@ -50,14 +49,7 @@ def on_host(code, unprivileged=True):
 
 @pytest.fixture(scope="module")
 def kernel(_main_daemon):
-    hub = _main_daemon
-    if not hub.running():
-        hub.start()
-    hub.ensure_server(hub.alice, token_of(hub, hub.alice))
-    tok = token_of(hub, hub.alice)
-    ws = open_channels(hub, hub.alice, create_kernel(hub, hub.alice, token=tok), token=tok)
-    out = nbw.run_cell(ws, PRELUDE)
-    assert out["error"] is None, out
+    ws, _ = alice_kernel(_main_daemon, PRELUDE)
     yield ws
     ws.close()
 

@@ -17,7 +17,7 @@ import time
 import pytest
 
 import nbw
-from conftest import finish_daemon, new_daemon
+from conftest import start_own_daemon, stop_own_daemon, token_of
 from test_40_spawn import create_kernel, open_channels
 
 PIDS_LIMIT = 64
@@ -59,32 +59,18 @@ def alloc(mb):
 
 @pytest.fixture(scope="module")
 def limited():
-    d = new_daemon("resources", {"singleuser": {"memory": {"limit": "256M"}, "pids": {"limit": PIDS_LIMIT}}})
     tag = nbw.run_tag()
-    d.fay, d.gus = f"fay-{tag}", f"gus-{tag}"
-    d.write_config()
-    try:
-        d.start()
-        for u in (d.fay, d.gus):
-            d.add_user(u)
-            d.users[u]["token"] = d.issue_token(u)
-            d.ensure_server(u, d.users[u]["token"])
-    except BaseException:
-        d.kill_everything()
-        raise
+    fay, gus = f"fay-{tag}", f"gus-{tag}"
+    d = start_own_daemon("resources", {"singleuser": {"memory": {"limit": "256M"}, "pids": {"limit": PIDS_LIMIT}}},
+                         users=(fay, gus), servers=True)
+    d.fay, d.gus = fay, gus
     yield d
-    problems = finish_daemon(d)
-    if problems:
-        pytest.fail("resources daemon teardown:\n  " + "\n  ".join(problems))
-
-
-def tok(d, u):
-    return d.users[u]["token"]
+    stop_own_daemon(d, "resources daemon")
 
 
 def channel(d, user):
-    kid = create_kernel(d, user, token=tok(d, user))
-    return open_channels(d, user, kid, token=tok(d, user))
+    kid = create_kernel(d, user, token=token_of(d, user))
+    return open_channels(d, user, kid, token=token_of(d, user))
 
 
 def cell(ws, code, timeout=120):
@@ -94,7 +80,7 @@ def cell(ws, code, timeout=120):
 
 
 def server_answers(d, user):
-    r = nbw.requests.get(d.url + f"/user/{user}/api/status", headers={"Authorization": f"token {tok(d, user)}"},
+    r = nbw.requests.get(d.url + f"/user/{user}/api/status", headers={"Authorization": f"token {token_of(d, user)}"},
                          timeout=30, allow_redirects=False)
     return r.status_code == 200
 

@@ -38,8 +38,7 @@ import subprocess
 import pytest
 
 import nbw
-from conftest import token_of
-from test_40_spawn import create_kernel, open_channels
+from conftest import alice_kernel
 
 PRELUDE = r'''
 import ctypes, os, errno, sys
@@ -246,14 +245,8 @@ def on_host(code, uid=65534, gid=65534):
 @pytest.fixture(scope="module")
 def kernel(_main_daemon):
     hub = _main_daemon
-    if not hub.running():
-        hub.start()
-    hub.ensure_server(hub.alice, token_of(hub, hub.alice))
-    tok = token_of(hub, hub.alice)
-    ws = open_channels(hub, hub.alice, create_kernel(hub, hub.alice, token=tok), token=tok)
-    out = nbw.run_cell(ws, PRELUDE + "print(os.getppid(), os.getpid())\n"
-                       "print([l for l in open('/proc/self/status') if l.startswith('Seccomp_filters')])")
-    assert out["error"] is None, out
+    ws, out = alice_kernel(hub, PRELUDE + "print(os.getppid(), os.getpid())\n"
+                           "print([l for l in open('/proc/self/status') if l.startswith('Seccomp_filters')])")
     ws.ppid, ws.pid = (int(x) for x in out["stdout"].splitlines()[0].split())
     # the kernel's pid on the host, as the audit records name it
     _, pids = hub.server_pids(hub.alice)

@@ -7,13 +7,12 @@ control: the same attempt under a profile without the rule succeeds, so the
 rule (not something else) is what refuses.
 """
 
-import json
 import time
 
 import pytest
 
 import nbw
-from conftest import finish_daemon, new_daemon
+from conftest import start_own_daemon, stop_own_daemon, token_of
 from test_40_spawn import create_kernel, open_channels
 
 KAUDIT_REFILL = 4.5  # seconds: KAUDIT_BURST / KAUDIT_RATE (src/monitor/kaudit.h), and a little
@@ -73,26 +72,11 @@ def read(p):
 
 @pytest.fixture(scope="module")
 def pol():
-    d = new_daemon("policy", {})
-    d.user = f"pol-{nbw.run_tag()}"
-    text = nbw.to_yaml(d.settings) + "\n"
-    if "\nsingleuser:\n" in "\n" + text:
-        text = ("\n" + text).replace("\nsingleuser:\n", "\nsingleuser:\n  profileList: " + json.dumps(PROFILES)
-                                     + "\n", 1)[1:]
-    else:
-        text += "singleuser:\n  profileList: " + json.dumps(PROFILES) + "\n"
-    d.write_config(text)
-    try:
-        d.start()
-        d.add_user(d.user)
-        d.tok = d.issue_token(d.user)
-    except BaseException:
-        d.kill_everything()
-        raise
+    user = f"pol-{nbw.run_tag()}"
+    d = start_own_daemon("policy", {"singleuser": {"profileList": PROFILES}}, users=(user,))
+    d.user, d.tok = user, token_of(d, user)
     yield d
-    problems = finish_daemon(d)
-    if problems:
-        pytest.fail("policy daemon teardown:\n  " + "\n  ".join(problems))
+    stop_own_daemon(d, "policy daemon")
 
 
 class Server:
