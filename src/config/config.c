@@ -730,18 +730,32 @@ static bool slug_ok(const char *s)
  * with the ranges of the global keys. After its MAPPING_START. */
 static int take_override(struct loader *ld, const char *prefix, struct config_profile *p)
 {
+	/* each override is its global key's row (same conversion, range and
+	 * messages) read into a scratch config, then copied into the profile */
+#define OVERRIDE(n, g, field, pfield)                                                                                  \
+	{                                                                                                              \
+		n, g, offsetof(struct config, singleuser.field), offsetof(struct config_profile, pfield),              \
+		    offsetof(struct config_profile, has_##pfield),                                                     \
+		    sizeof(((struct config_profile *)0)->pfield) +                                                     \
+			0 * sizeof(char[sizeof(((struct config *)0)->singleuser.field) ==                              \
+						 sizeof(((struct config_profile *)0)->pfield)                          \
+					     ? 1                                                                       \
+					     : -1]) /* same type size, or no build */                                  \
+	}
 	static const struct {
 		const char *name, *global;
+		size_t from, to, has, size;
 	} keys[] = {
-	    {"cpu_limit", "singleuser.cpu.limit"},
-	    {"mem_limit", "singleuser.memory.limit"},
-	    {"storage_capacity", "singleuser.storage.capacity"},
-	    {"pids_limit", "singleuser.pids.limit"},
-	    {"cpu_guarantee", "singleuser.cpu.guarantee"},
-	    {"mem_guarantee", "singleuser.memory.guarantee"},
-	    {"devices", "singleuser.devices"},
-	    {"security_policy", NULL},
+	    OVERRIDE("cpu_limit", "singleuser.cpu.limit", cpu_limit, cpu_limit),
+	    OVERRIDE("mem_limit", "singleuser.memory.limit", memory_limit, mem_limit),
+	    OVERRIDE("storage_capacity", "singleuser.storage.capacity", storage_capacity, storage_capacity),
+	    OVERRIDE("pids_limit", "singleuser.pids.limit", pids_limit, pids_limit),
+	    OVERRIDE("cpu_guarantee", "singleuser.cpu.guarantee", cpu_guarantee, cpu_guarantee),
+	    OVERRIDE("mem_guarantee", "singleuser.memory.guarantee", memory_guarantee, mem_guarantee),
+	    OVERRIDE("devices", "singleuser.devices", devices, devices), /* and n_devices, below */
+	    {"security_policy", NULL, 0, 0, 0, 0},
 	};
+#undef OVERRIDE
 	bool seen[ARRAY_SIZE(keys)] = {false};
 	struct pos seen_at[ARRAY_SIZE(keys)];
 
@@ -819,37 +833,10 @@ static int take_override(struct loader *ld, const char *prefix, struct config_pr
 			if (ld->n_errors != before)
 				continue;
 		}
-		switch (i) {
-		case 0:
-			p->cpu_limit = scratch.singleuser.cpu_limit;
-			p->has_cpu_limit = true;
-			break;
-		case 1:
-			p->mem_limit = scratch.singleuser.memory_limit;
-			p->has_mem_limit = true;
-			break;
-		case 2:
-			p->storage_capacity = scratch.singleuser.storage_capacity;
-			p->has_storage_capacity = true;
-			break;
-		case 3:
-			p->pids_limit = scratch.singleuser.pids_limit;
-			p->has_pids_limit = true;
-			break;
-		case 4:
-			p->cpu_guarantee = scratch.singleuser.cpu_guarantee;
-			p->has_cpu_guarantee = true;
-			break;
-		case 5:
-			p->mem_guarantee = scratch.singleuser.memory_guarantee;
-			p->has_mem_guarantee = true;
-			break;
-		default:
-			p->devices = scratch.singleuser.devices;
+		memcpy((char *)p + keys[i].to, (const char *)&scratch + keys[i].from, keys[i].size);
+		*(bool *)((char *)p + keys[i].has) = true;
+		if (keys[i].to == offsetof(struct config_profile, devices))
 			p->n_devices = scratch.singleuser.n_devices;
-			p->has_devices = true;
-			break;
-		}
 	}
 }
 
